@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# podsentry build. `make` builds everything into build/; `make check` runs
+# the whole suite; `make demo` runs the built-in demo; `make bench` the
+# benchmarks. V=1 shows the commands.
+
+BUILD     ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CNI_BIN_DIR ?= /opt/cni/bin
+
+CLANG     ?= clang
+CC        ?= gcc
+BPFTOOL   ?= bpftool
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS  := bpf/podsentry.h $(wildcard bpf/lib/*.h)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
+	-Werror -Wno-unused-parameter -I$(BUILD) -Ibpf
+
+# user space: one library of everything but the entry points
+LIB_SRCS  := $(wildcard netlink/*.c) \
+	$(filter-out cni/main.c,$(wildcard cni/*.c)) \
+	$(filter-out node/main.c,$(wildcard node/*.c))
+USER_HDRS := $(wildcard netlink/*.h cni/*.h node/*.h) bpf/podsentry.h
+TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+
+PKG_LIBS  := libbpf libmnl json-c libelf zlib
+USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-D_GNU_SOURCE -I$(BUILD) -I. -Ibpf $(EXTRA_CFLAGS)
+USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz
+
+# SAN=1: ASan + UBSan build of the user-space code in build/san
+ifeq ($(SAN),1)
+OUT := $(BUILD)/san
+USER_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+USER_LDFLAGS += -fsanitize=address,undefined
+else
+OUT := $(BUILD)
+endif
+
+LIB_OBJS  := $(patsubst %.c,$(OUT)/obj/%.o,$(LIB_SRCS))
+LIB       := $(OUT)/libpodsentry.a
+TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
+PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni)
+
+.PHONY: all deps check demo bench install clean san tests
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
+
+san:
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+
+deps:
+	$(Q)deploy/install-deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+	$(Q)tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)deploy/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/bench/run.sh
+
+# vmlinux.h is rewritten only when the kernel's BTF changes, so a rebuild
+# does not recompile every BPF object.
+$(BUILD)/vmlinux.h: FORCE | $(BUILD)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
+		echo "  GEN      $@"; fi
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUT)/obj/%.o: %.c $(USER_HDRS) $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(OUT)/podsentryd: $(OUT)/obj/node/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+$(OUT)/podsentry-cni: $(OUT)/obj/cni/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(OUT)/obj/tests/harness.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+$(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(OUT)/obj/tests/harness.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(CNI_BIN_DIR) \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/podsentryd $(DESTDIR)$(PREFIX)/sbin/podsentryd
+	if [ -x $(BUILD)/podsentry-cni ]; then install -m 0755 \
+		$(BUILD)/podsentry-cni $(DESTDIR)$(CNI_BIN_DIR)/podsentry-cni; fi
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' deploy/podsentryd.service > \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/podsentryd.service
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

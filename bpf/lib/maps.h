@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The pinned maps of the podsentry contract. Every object that includes
+ * this header declares them with LIBBPF_PIN_BY_NAME, so the daemon, which
+ * opens each object with pin_root_path set to its bpffs folder, ends up
+ * with one instance of each map shared by all programs, podsentry-cni and
+ * user space.
+ */
+#ifndef PS_BPF_MAPS_H
+#define PS_BPF_MAPS_H
+
+#include "podsentry.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_PODS);
+	__type(key, __u32); /* netns inode */
+	__type(value, struct ps_pod);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pods SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_PODS);
+	__type(key, __u32); /* host veth ifindex */
+	__type(value, struct ps_pod_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ifindex SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_POD_IPS);
+	__type(key, struct ps_ip_key);
+	__type(value, __u32); /* slot */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ip SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PS_MAX_PODS);
+	__type(key, __u32); /* slot */
+	__type(value, struct ps_pod_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_PROCS);
+	__type(key, __u32); /* tgid */
+	__type(value, struct ps_proc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PS_RINGBUF_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_FLOWS);
+	__type(key, struct ps_flow_key);
+	__type(value, struct ps_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_DENY);
+	__type(key, struct ps_deny_key);
+	__type(value, struct ps_deny);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} deny SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_PERR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} parse_errors SEC(".maps");
+
+static __always_inline void parse_error_count(enum ps_parse_error reason)
+{
+	__u32 key = reason;
+	__u64 *n = bpf_map_lookup_elem(&parse_errors, &key);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void drop_count(enum ps_drop_reason reason)
+{
+	__u32 key = reason;
+	__u64 *n = bpf_map_lookup_elem(&drops, &key);
+
+	if (n)
+		*n += 1;
+}
+
+#endif

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one ABI between podsentry's BPF programs, podsentry-cni and
+ * podsentryd: limits, pinned map keys and values, ring-buffer events and
+ * drop reasons. Included by BPF code (after vmlinux.h) and by user space
+ * (after <linux/types.h>). Every struct has fixed-width members and an
+ * explicit layout; user space asserts the sizes it relies on.
+ */
+#ifndef PODSENTRY_ABI_H
+#define PODSENTRY_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h> /* user space; BPF code has vmlinux.h */
+#endif
+
+/* ---- limits (overridable so tests can shrink them) ---- */
+#ifndef PS_MAX_PODS
+#define PS_MAX_PODS 4096
+#endif
+#ifndef PS_MAX_POD_IPS
+#define PS_MAX_POD_IPS (PS_MAX_PODS * 4)
+#endif
+#ifndef PS_MAX_PROCS
+#define PS_MAX_PROCS 65536
+#endif
+#ifndef PS_RINGBUF_BYTES
+#define PS_RINGBUF_BYTES (4U << 20)
+#endif
+#ifndef PS_MAX_FLOWS
+#define PS_MAX_FLOWS 131072 /* flows LRU; user space may resize before load */
+#endif
+#ifndef PS_MAX_DENY
+#define PS_MAX_DENY 16384
+#endif
+#define PS_FLOW_UPDATE_NS_DEFAULT (30ULL * 1000000000ULL)
+#define PS_BINARY_MAX 256 /* bytes of bprm->filename kept, NUL included */
+#define PS_ARGS_MAX 512	  /* bytes of the argument vector kept */
+#define PS_CWD_MAX 256	  /* bytes of cwd components kept */
+#define PS_CWD_DEPTH 16	  /* path components walked for cwd */
+#define PS_COMM_LEN 16
+
+/* ---- pinned names (relative to the bpffs folder, default below) ---- */
+#define PS_BPFFS_DEFAULT "/sys/fs/bpf/podsentry"
+#define PS_STATE_DIR_DEFAULT "/run/podsentry"
+#define PS_PIN_PODS "pods"
+#define PS_PIN_POD_IFINDEX "pod_ifindex"
+#define PS_PIN_POD_IP "pod_ip"
+#define PS_PIN_POD_STATS "pod_stats"
+#define PS_PIN_PROCS "procs"
+#define PS_PIN_EVENTS "events"
+#define PS_PIN_DROPS "drops"
+#define PS_PIN_FLOWS "flows"
+#define PS_PIN_DENY "deny"
+#define PS_PIN_PARSE_ERRORS "parse_errors"
+#define PS_PIN_PROG_TC_INGRESS "prog_tc_ingress" /* from the pod */
+#define PS_PIN_PROG_TC_EGRESS "prog_tc_egress"	 /* to the pod */
+#define PS_PIN_PROG_XDP "prog_xdp"
+
+/* TC filter identity on a host veth: podsentry owns this handle and
+ * priority on clsact ingress and egress, so attach replaces and detach
+ * removes exactly its own filter. */
+#define PS_TC_HANDLE 0x5053 /* "PS" */
+#define PS_TC_PRIORITY 0x5053
+
+/* ---- pods: netns inode -> pod slot ---- */
+enum ps_pod_flags {
+	PS_POD_MONITOR = 1U << 0, /* report processes and flows */
+	PS_POD_ENFORCE = 1U << 1, /* podsentry may deny or drop */
+	PS_POD_XDP = 1U << 2,	  /* XDP program attached */
+};
+
+struct ps_pod {
+	__u32 slot;  /* small integer naming the pod on this node */
+	__u32 flags; /* enum ps_pod_flags */
+};
+
+/* pod_ifindex: host veth ifindex -> pod */
+struct ps_pod_iface {
+	__u32 slot;
+	__u32 netns_ino;
+};
+
+/* pod_ip: pod address -> slot */
+struct ps_ip_key {
+	__u32 family; /* AF_INET or AF_INET6 */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
+};
+
+/* pod_stats (per-CPU hash, slot -> counters), written by the TC programs.
+ * "in"/"out" are relative to the pod. */
+struct ps_pod_stats {
+	__u64 packets_out;
+	__u64 bytes_out;
+	__u64 packets_in;
+	__u64 bytes_in;
+	__u64 xdp_packets;
+	__u64 xdp_dropped;
+};
+
+/* ---- procs: tgid -> the exec it runs ----
+ * An exec id is (ktime of the exec in boot-clock ns, tgid that exec'd).
+ * A forked child that has not exec'd runs its parent's image, so it
+ * carries the parent's exec id and PS_PROC_CLONE; its exec's parent is
+ * the exec it came from. */
+struct ps_exec_id {
+	__u64 ktime;
+	__u32 pid;
+	__u32 pad;
+};
+
+enum ps_proc_flags {
+	PS_PROC_CLONE = 1U << 0,    /* forked, not (yet) exec'd */
+	PS_PROC_REPORTED = 1U << 1, /* its exec was sent to user space */
+	PS_PROC_PROCFS = 1U << 2,   /* seeded from /proc by the daemon */
+};
+
+struct ps_proc {
+	struct ps_exec_id exec;
+	struct ps_exec_id parent;
+	__u32 netns_ino;
+	__u32 flags; /* enum ps_proc_flags */
+};
+
+/* ---- ring-buffer events ---- */
+enum ps_event_type {
+	PS_EV_EXEC = 1,
+	PS_EV_EXIT = 2,
+	PS_EV_FLOW_START = 3,  /* struct ps_flow_event, reason NEW */
+	PS_EV_FLOW_END = 4,    /* struct ps_flow_event, reason FIN or RST */
+	PS_EV_FLOW_UPDATE = 5, /* struct ps_flow_event, reason PERIODIC */
+};
+
+enum ps_exec_flags {
+	PS_EXEC_ARGS_TRUNC = 1U << 0,	/* argument vector longer than kept */
+	PS_EXEC_BINARY_TRUNC = 1U << 1, /* filename longer than kept */
+	PS_EXEC_CWD_TRUNC = 1U << 2,	/* cwd deeper or longer than kept */
+	PS_EXEC_PARENT_UNKNOWN = 1U << 3, /* no procs entry for the parent */
+	PS_EXEC_PARENT_OTHER_NETNS = 1U << 4, /* parent in another netns */
+};
+
+struct ps_event_hdr {
+	__u32 type; /* enum ps_event_type */
+	__u32 cpu;
+	__u64 ktime; /* boot-clock ns */
+};
+
+struct ps_exec_event {
+	struct ps_event_hdr hdr;
+	struct ps_exec_id exec;
+	struct ps_exec_id parent;
+	__u32 tgid;
+	__u32 ppid; /* real parent tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 netns_ino;
+	__u32 parent_netns_ino;
+	__u64 cgroup_id;
+	__u32 flags; /* enum ps_exec_flags */
+	__u16 args_len; /* bytes used in args, NUL-separated */
+	__u16 cwd_len;	/* bytes used in cwd: components leaf first */
+	char comm[PS_COMM_LEN];
+	char binary[PS_BINARY_MAX];
+	char args[PS_ARGS_MAX];
+	char cwd[PS_CWD_MAX];
+};
+
+struct ps_exit_event {
+	struct ps_event_hdr hdr;
+	struct ps_exec_id exec;
+	__u32 tgid;
+	__u32 netns_ino;
+	__u32 exit_code; /* task->exit_code: status << 8 | signal */
+	__u32 pad;
+};
+
+/* ---- flows: LRU hash, struct ps_flow_key -> struct ps_flow ----
+ * Written by the TC programs on the pod's host veth. A flow is seen from
+ * its pod: "pod" is the pod's side of the connection, "peer" the other
+ * end, "out" what the pod sent, "in" what it received. Both directions
+ * of one connection therefore share one entry, and a connection between
+ * two pods of this node has one entry per pod (different slots). */
+union ps_addr {
+	__u8 b[16];
+	__be32 w[4]; /* IPv4 in w[0], the rest zero */
+};
+
+struct ps_flow_key {
+	__u32 slot;	  /* pod slot */
+	__u8 family;	  /* AF_INET (2) or AF_INET6 (10) */
+	__u8 proto;	  /* IPPROTO_*: the last header of the IP chain */
+	__be16 pod_port;  /* TCP/UDP/SCTP port; ICMP: see below */
+	__be16 peer_port; /* TCP/UDP/SCTP port; ICMP: see below */
+	__u16 pad;	  /* zero */
+	union ps_addr pod_addr;
+	union ps_addr peer_addr;
+};
+/* ICMP and ICMPv6 have no ports: both port fields hold the echo
+ * identifier of an echo request or reply, or type << 8 | code (as one
+ * big-endian 16-bit value) of any other message. Other protocols without
+ * ports (and later IP fragments whose first fragment was not seen) have
+ * zero ports. */
+
+enum ps_flow_state {
+	PS_FLOW_NEW = 1,	 /* TCP: no SYN/ACK yet; other: one way only */
+	PS_FLOW_ESTABLISHED = 2, /* TCP: SYN both ways, or picked up midway */
+	PS_FLOW_CLOSING = 3,	 /* TCP: FIN one way */
+	PS_FLOW_CLOSED = 4,	 /* TCP: FIN both ways, or RST */
+};
+
+enum ps_flow_side {
+	PS_SIDE_UNKNOWN = 0, /* TCP flow picked up without its SYN */
+	PS_SIDE_POD = 1,
+	PS_SIDE_PEER = 2,
+};
+
+enum ps_flow_verdict {
+	PS_VERDICT_PASS = 0,
+	PS_VERDICT_DROP = 1,
+};
+
+/* TCP flag bits as in byte 13 of the TCP header */
+#define PS_TCP_FIN 0x01
+#define PS_TCP_SYN 0x02
+#define PS_TCP_RST 0x04
+#define PS_TCP_PSH 0x08
+#define PS_TCP_ACK 0x10
+#define PS_TCP_URG 0x20
+#define PS_TCP_ECE 0x40
+#define PS_TCP_CWR 0x80
+
+struct ps_flow {
+	__u64 first_seen;  /* boot-clock ns */
+	__u64 last_seen;   /* boot-clock ns */
+	__u64 last_report; /* boot-clock ns of the last START/UPDATE event */
+	__u64 packets_out; /* GSO packets count as their segments */
+	__u64 bytes_out;   /* IP packet length, headers included */
+	__u64 packets_in;
+	__u64 bytes_in;
+	struct ps_exec_id owner; /* zero until a socket names its process */
+	__u8 tcp_flags_out;	 /* OR of the flags the pod sent */
+	__u8 tcp_flags_in;	 /* OR of the flags the peer sent */
+	__u8 state;		 /* enum ps_flow_state */
+	__u8 opener;		 /* enum ps_flow_side */
+	__u8 verdict;		 /* enum ps_flow_verdict */
+	__u8 pad[3];
+};
+
+enum ps_flow_reason {
+	PS_FLOW_R_NEW = 0,	/* FLOW_START: first packet of the flow */
+	PS_FLOW_R_PERIODIC = 1, /* FLOW_UPDATE: flow_update_ns elapsed */
+	PS_FLOW_R_FIN = 2,	/* FLOW_END: FIN seen both ways */
+	PS_FLOW_R_RST = 3,	/* FLOW_END: RST */
+	PS_FLOW_R_EVICTED = 4,	/* user space: left the table without an end */
+	PS_FLOW_R_IDLE = 5,	/* user space: idle timeout of the sweep */
+};
+
+#define PS_FLOW_REASON_NAMES                                                   \
+	{                                                                      \
+		[PS_FLOW_R_NEW] = "new", [PS_FLOW_R_PERIODIC] = "periodic",    \
+		[PS_FLOW_R_FIN] = "fin", [PS_FLOW_R_RST] = "rst",              \
+		[PS_FLOW_R_EVICTED] = "evicted", [PS_FLOW_R_IDLE] = "idle",    \
+	}
+
+/* PS_EV_FLOW_START, PS_EV_FLOW_END, PS_EV_FLOW_UPDATE: the entry as it
+ * was after the packet that caused the event. */
+struct ps_flow_event {
+	struct ps_event_hdr hdr;
+	struct ps_flow_key key;
+	__u32 reason; /* enum ps_flow_reason */
+	struct ps_flow flow;
+};
+
+/* ---- deny: hash, struct ps_deny_key -> struct ps_deny ----
+ * Looked up by the XDP program for what a pod sends (XDP on the host veth
+ * sees the pod's transmit side): the destination is the peer. A key with
+ * port 0 covers every port of that address and protocol. */
+struct ps_deny_key {
+	__u32 slot;
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 proto;  /* IPPROTO_* */
+	__be16 port; /* destination port, 0 = any */
+	union ps_addr addr; /* destination address */
+};
+
+enum ps_deny_action {
+	PS_DENY_NONE = 0, /* entry present but inactive */
+	PS_DENY_DROP = 1,
+};
+
+struct ps_deny {
+	__u32 action; /* enum ps_deny_action */
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct ps_flow_key) == 44, "ps_flow_key layout");
+_Static_assert(sizeof(struct ps_flow) == 80, "ps_flow layout");
+_Static_assert(sizeof(struct ps_flow_event) == 144, "ps_flow_event layout");
+_Static_assert(sizeof(struct ps_deny_key) == 24, "ps_deny_key layout");
+
+/* ---- parse_errors: per-CPU array of counters, indexed by reason ----
+ * A packet of a watched pod that could not be parsed far enough to find
+ * its flow; it is counted here and passed unchanged. */
+enum ps_parse_error {
+	PS_PERR_NONE = 0,	  /* never counted */
+	PS_PERR_ETH_TRUNC = 1,	  /* shorter than an Ethernet header */
+	PS_PERR_VLAN_TRUNC = 2,	  /* VLAN tag cut short */
+	PS_PERR_VLAN_DEPTH = 3,	  /* more VLAN tags than PS_MAX_VLAN */
+	PS_PERR_IPV4_TRUNC = 4,	  /* shorter than the fixed IPv4 header */
+	PS_PERR_IPV4_VERSION = 5, /* version field is not 4 */
+	PS_PERR_IPV4_IHL = 6,	  /* IHL below 5 */
+	PS_PERR_IPV4_OPT_TRUNC = 7, /* options cut short */
+	PS_PERR_IPV4_LEN = 8,	  /* total length below the header length */
+	PS_PERR_IPV6_TRUNC = 9,	  /* shorter than the fixed IPv6 header */
+	PS_PERR_IPV6_VERSION = 10, /* version field is not 6 */
+	PS_PERR_IPV6_EXT_TRUNC = 11, /* extension header cut short */
+	PS_PERR_IPV6_EXT_DEPTH = 12, /* more than PS_MAX_IPV6_EXT headers */
+	PS_PERR_TCP_TRUNC = 13,
+	PS_PERR_TCP_DOFF = 14, /* TCP data offset below 5 */
+	PS_PERR_UDP_TRUNC = 15,
+	PS_PERR_ICMP_TRUNC = 16,
+	PS_PERR_ICMPV6_TRUNC = 17,
+	PS_PERR_SCTP_TRUNC = 18,
+	PS_PERR_FRAG_ORPHAN = 19, /* later IP fragment, first one not seen */
+	PS_PERR_MAX,
+};
+
+#define PS_PARSE_ERROR_NAMES                                                   \
+	{                                                                      \
+		[PS_PERR_NONE] = "none",                                       \
+		[PS_PERR_ETH_TRUNC] = "eth_truncated",                         \
+		[PS_PERR_VLAN_TRUNC] = "vlan_truncated",                       \
+		[PS_PERR_VLAN_DEPTH] = "vlan_too_deep",                        \
+		[PS_PERR_IPV4_TRUNC] = "ipv4_truncated",                       \
+		[PS_PERR_IPV4_VERSION] = "ipv4_bad_version",                   \
+		[PS_PERR_IPV4_IHL] = "ipv4_bad_ihl",                           \
+		[PS_PERR_IPV4_OPT_TRUNC] = "ipv4_options_truncated",           \
+		[PS_PERR_IPV4_LEN] = "ipv4_bad_total_length",                  \
+		[PS_PERR_IPV6_TRUNC] = "ipv6_truncated",                       \
+		[PS_PERR_IPV6_VERSION] = "ipv6_bad_version",                   \
+		[PS_PERR_IPV6_EXT_TRUNC] = "ipv6_exthdr_truncated",            \
+		[PS_PERR_IPV6_EXT_DEPTH] = "ipv6_exthdr_too_deep",             \
+		[PS_PERR_TCP_TRUNC] = "tcp_truncated",                         \
+		[PS_PERR_TCP_DOFF] = "tcp_bad_data_offset",                    \
+		[PS_PERR_UDP_TRUNC] = "udp_truncated",                         \
+		[PS_PERR_ICMP_TRUNC] = "icmp_truncated",                       \
+		[PS_PERR_ICMPV6_TRUNC] = "icmpv6_truncated",                   \
+		[PS_PERR_SCTP_TRUNC] = "sctp_truncated",                       \
+		[PS_PERR_FRAG_ORPHAN] = "fragment_without_first",              \
+	}
+
+/* ---- drops: per-CPU array of counters, indexed by reason ---- */
+enum ps_drop_reason {
+	PS_DROP_RB_EXEC = 0,	  /* ring buffer full: exec event lost */
+	PS_DROP_RB_EXIT = 1,	  /* ring buffer full: exit event lost */
+	PS_DROP_PROCS_FULL = 2,	  /* procs map update failed */
+	PS_DROP_READ_FAIL = 3,	  /* a kernel read failed (args, binary) */
+	PS_DROP_POD_STATS_FULL = 4, /* pod_stats update failed */
+	PS_DROP_RB_FLOW = 5,	  /* ring buffer full: flow event lost */
+	PS_DROP_FLOWS_FULL = 6,	  /* flows insert failed: packet not in a flow */
+	PS_DROP_FLOW_EVICTED = 7, /* a flow insert made the LRU evict a flow */
+	PS_DROP_MAX,
+};
+
+#define PS_DROP_REASON_NAMES                                                   \
+	{                                                                      \
+		[PS_DROP_RB_EXEC] = "ringbuf_exec",                            \
+		[PS_DROP_RB_EXIT] = "ringbuf_exit",                            \
+		[PS_DROP_PROCS_FULL] = "procs_full",                           \
+		[PS_DROP_READ_FAIL] = "kernel_read",                           \
+		[PS_DROP_POD_STATS_FULL] = "pod_stats_full",                   \
+		[PS_DROP_RB_FLOW] = "ringbuf_flow",                            \
+		[PS_DROP_FLOWS_FULL] = "flows_full",                           \
+		[PS_DROP_FLOW_EVICTED] = "flow_evicted",                       \
+	}
+
+/* ---- runtime configuration of process.bpf.c (rodata) ---- */
+enum ps_scope {
+	PS_SCOPE_PODS = 0, /* only netns in the pods map */
+	PS_SCOPE_ALL = 1,  /* every process on the host */
+};
+
+#endif /* PODSENTRY_ABI_H */

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Process lifecycle: exec, fork and exit from scheduler tracepoints.
+ * Every exec gets a fresh exec id; forks inherit the exec they run; exits
+ * of reported execs are reported. Only processes in a registered pod's
+ * netns are reported unless the daemon chose scope "all".
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "podsentry.h"
+#include "lib/maps.h"
+#include "lib/task.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 scope = PS_SCOPE_PODS;
+
+static __always_inline bool netns_watched(__u32 ino)
+{
+	struct ps_pod *pod;
+
+	if (scope == PS_SCOPE_ALL)
+		return true;
+	pod = bpf_map_lookup_elem(&pods, &ino);
+	return pod && (pod->flags & PS_POD_MONITOR);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	struct ps_proc *pp, c = {};
+
+	if ((__u32)BPF_CORE_READ(child, pid) != tgid)
+		return 0; /* a thread: same process */
+	pp = bpf_map_lookup_elem(&procs, &ptgid);
+	if (pp) {
+		c.exec = pp->exec;
+		c.parent = pp->parent;
+		c.flags = pp->flags & PS_PROC_REPORTED;
+	} else {
+		c.exec.pid = ptgid; /* exec id unknown: user space resolves */
+	}
+	c.flags |= PS_PROC_CLONE;
+	c.netns_ino = task_netns_ino(child);
+	if (bpf_map_update_elem(&procs, &tgid, &c, BPF_ANY))
+		drop_count(PS_DROP_PROCS_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct task_struct *rparent = BPF_CORE_READ(task, real_parent);
+	struct ps_proc *old, np = {};
+	struct ps_exec_event *e;
+	__u64 now = bpf_ktime_get_boot_ns(), ug;
+	__u32 flags = 0;
+	long n;
+
+	np.exec.ktime = now;
+	np.exec.pid = tgid;
+	old = bpf_map_lookup_elem(&procs, &tgid);
+	if (old) {
+		/* fork+exec: the clone carries the forker's exec; exec
+		 * without fork: the previous image on this pid */
+		np.parent = old->exec;
+	} else {
+		np.parent.pid = BPF_CORE_READ(rparent, tgid);
+	}
+	if (!np.parent.ktime)
+		flags |= PS_EXEC_PARENT_UNKNOWN;
+	np.netns_ino = task_netns_ino(task);
+	if (netns_watched(np.netns_ino))
+		np.flags = PS_PROC_REPORTED;
+	if (bpf_map_update_elem(&procs, &tgid, &np, BPF_ANY))
+		drop_count(PS_DROP_PROCS_FULL);
+	if (!np.flags)
+		return 0;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		drop_count(PS_DROP_RB_EXEC);
+		return 0;
+	}
+	e->hdr.type = PS_EV_EXEC;
+	e->hdr.cpu = bpf_get_smp_processor_id();
+	e->hdr.ktime = now;
+	e->exec = np.exec;
+	e->parent = np.parent;
+	e->tgid = tgid;
+	e->ppid = BPF_CORE_READ(rparent, tgid);
+	ug = bpf_get_current_uid_gid();
+	e->uid = (__u32)ug;
+	e->gid = ug >> 32;
+	e->netns_ino = np.netns_ino;
+	e->parent_netns_ino = task_netns_ino(rparent);
+	if (e->parent_netns_ino != e->netns_ino)
+		flags |= PS_EXEC_PARENT_OTHER_NETNS;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+	/* the kernel's copy of the path, not the syscall argument */
+	n = bpf_probe_read_kernel_str(e->binary, sizeof(e->binary),
+				      BPF_CORE_READ(bprm, filename));
+	if (n < 0) {
+		e->binary[0] = 0;
+		drop_count(PS_DROP_READ_FAIL);
+	} else if (n == sizeof(e->binary)) {
+		flags |= PS_EXEC_BINARY_TRUNC;
+	}
+	e->args_len = task_read_args(task, e->args, &flags);
+	e->cwd_len = task_read_cwd(task, e->cwd, &flags);
+	e->flags = flags;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ps_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct ps_exit_event *e;
+	struct ps_proc *p, pc;
+
+	/* report once per process, when its last thread exits */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return 0;
+	pc = *p;
+	bpf_map_delete_elem(&procs, &tgid);
+	if (!(pc.flags & PS_PROC_REPORTED) || (pc.flags & PS_PROC_CLONE))
+		return 0;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		drop_count(PS_DROP_RB_EXIT);
+		return 0;
+	}
+	e->hdr.type = PS_EV_EXIT;
+	e->hdr.cpu = bpf_get_smp_processor_id();
+	e->hdr.ktime = bpf_ktime_get_boot_ns();
+	e->exec = pc.exec;
+	e->tgid = tgid;
+	e->netns_ino = pc.netns_ino;
+	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# Install the Debian packages podsentry needs to build, test and run the
+# demo. Silent and fast when everything is present.
+set -e
+PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
+libjson-c-dev pkg-config make gcc iproute2 jq procps psmisc
+containernetworking-plugins podman runc busybox-static bpftrace iperf3"
+
+missing=
+for p in $PKGS; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$s" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Loading podsentry's BPF objects: one bpffs folder per daemon (locked),
+ * maps pinned by name in it and shared by all objects, the TC/XDP
+ * programs pinned for podsentry-cni, tracing programs attached.
+ */
+#ifndef PS_NODE_LOADER_H
+#define PS_NODE_LOADER_H
+
+#include <stdbool.h>
+
+#include "podsentry.h"
+
+struct process_bpf;
+struct flow_bpf;
+
+struct loader {
+	char *dir;
+	int dir_fd; /* holds the flock */
+	struct process_bpf *proc;
+	struct flow_bpf *flow;
+	bool keep_pins;
+};
+
+/* Create the bpffs folder (mounting bpffs when missing) and lock it.
+ * -EBUSY when another daemon holds it. */
+int loader_lock(struct loader *l, const char *dir);
+/* Open, configure, load (pinning maps), pin programs, attach. */
+int loader_start(struct loader *l, enum ps_scope scope);
+int loader_map_fd(struct loader *l, const char *name);
+/* Detach, unpin unless keep_pins, unlock. */
+void loader_stop(struct loader *l);
+
+#endif

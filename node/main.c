@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * podsentryd: the node daemon. Loads and pins podsentry's BPF programs and
+ * maps, traces process exec/fork/exit, attributes processes to pods by
+ * network namespace, and writes JSON lines.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "podsentry.h"
+#include "node/export.h"
+#include "node/loader.h"
+#include "node/pods.h"
+#include "node/proc_cache.h"
+#include "node/records.h"
+
+#define PROC_GRACE_NS (60ULL * 1000000000ULL)
+#define PROC_MAX_GONE 16384
+
+static const char usage_text[] =
+"Usage: podsentryd [OPTIONS]\n"
+"\n"
+"Trace process exec/exit in Kubernetes pods (and, with podsentry-cni,\n"
+"their network flows) in the kernel and write JSON lines.\n"
+"\n"
+"Options:\n"
+"  --bpffs DIR        bpffs folder for pinned maps and programs\n"
+"                     (default " PS_BPFFS_DEFAULT "; bpffs is mounted when missing)\n"
+"  --state-dir DIR    podsentry-cni state folder (default " PS_STATE_DIR_DEFAULT ")\n"
+"  --export FILE|-    JSON-lines output (default -: stdout); SIGHUP reopens it\n"
+"  --scope pods|all   report processes of registered pods only (default)\n"
+"                     or every process on the host\n"
+"  --node-name NAME   node name in records and exec ids (default: hostname)\n"
+"  --keep-pins        leave maps and programs pinned at exit\n"
+"  -v, --verbose      libbpf and debug messages on stderr\n"
+"  -h, --help         this text\n"
+"\n"
+"Examples:\n"
+"  podsentryd                                  # pods only, JSON on stdout\n"
+"  podsentryd --scope all --export /var/log/podsentry.json\n"
+"  podsentryd --bpffs /sys/fs/bpf/ps-test --keep-pins -v\n";
+
+struct options {
+	const char *bpffs;
+	const char *state_dir;
+	const char *export;
+	const char *node;
+	enum ps_scope scope;
+	bool keep_pins;
+	bool verbose;
+};
+
+struct daemon {
+	struct options opt;
+	struct loader loader;
+	struct exporter out;
+	struct record_ctx rc;
+	struct proc_cache *procs;
+	struct pods *pods;
+	struct ring_buffer *rb;
+	int drops_fd;
+	__u64 drops_seen[PS_DROP_MAX];
+	unsigned long long events, bad_events;
+	char node[256];
+};
+
+static const char *const drop_names[] = PS_DROP_REASON_NAMES;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int options_parse(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "export", required_argument, NULL, 'e' },
+		{ "scope", required_argument, NULL, 'S' },
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "keep-pins", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	o->bpffs = PS_BPFFS_DEFAULT;
+	o->state_dir = PS_STATE_DIR_DEFAULT;
+	o->export = "-";
+	o->scope = PS_SCOPE_PODS;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': o->bpffs = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'e': o->export = optarg; break;
+		case 'n': o->node = optarg; break;
+		case 'k': o->keep_pins = true; break;
+		case 'v': o->verbose = true; break;
+		case 'S':
+			if (!strcmp(optarg, "pods"))
+				o->scope = PS_SCOPE_PODS;
+			else if (!strcmp(optarg, "all"))
+				o->scope = PS_SCOPE_ALL;
+			else {
+				fprintf(stderr, "podsentryd: --scope: \"%s\" is not pods or all\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			if (optopt)
+				fprintf(stderr, "podsentryd: option -%c: %s\n", optopt,
+					strchr("vh", optopt) ? "unexpected" :
+					"unknown or missing its argument");
+			else
+				fprintf(stderr, "podsentryd: %s: unknown option or missing argument\n",
+					argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "podsentryd: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->bpffs[0] || o->bpffs[0] != '/') {
+		fprintf(stderr, "podsentryd: --bpffs: \"%s\" is not an absolute path\n",
+			o->bpffs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static char *cwd_from_components(const char *buf, __u32 len)
+{
+	const char *comp[PS_CWD_DEPTH + 1];
+	size_t total = 2;
+	__u32 i = 0, n = 0;
+	char *s, *p;
+
+	while (i < len && n < PS_CWD_DEPTH + 1) {
+		size_t l = strnlen(buf + i, len - i);
+
+		comp[n++] = buf + i;
+		total += l + 1;
+		i += l + 1;
+	}
+	s = p = malloc(total);
+	if (!s)
+		return NULL;
+	if (!n)
+		*p++ = '/';
+	while (n--) {
+		*p++ = '/';
+		p = stpcpy(p, comp[n]);
+	}
+	*p = 0;
+	return s;
+}
+
+static void emit(struct daemon *d, struct json_object *rec)
+{
+	exporter_write(&d->out, rec);
+	json_object_put(rec);
+}
+
+static void on_exec(struct daemon *d, const struct ps_exec_event *e)
+{
+	struct proc *p = calloc(1, sizeof(*p)), *pp;
+	struct json_object *rec;
+
+	if (!p)
+		return;
+	p->id = e->exec;
+	p->parent = e->parent;
+	p->pid = e->tgid;
+	p->ppid = e->ppid;
+	p->uid = e->uid;
+	p->gid = e->gid;
+	p->netns_ino = e->netns_ino;
+	p->cgroup_id = e->cgroup_id;
+	p->exec_flags = e->flags;
+	p->binary = strndup(e->binary, sizeof(e->binary));
+	p->args_len = e->args_len < PS_ARGS_MAX ? e->args_len : PS_ARGS_MAX;
+	p->args = malloc(p->args_len + 1);
+	if (p->args) {
+		memcpy(p->args, e->args, p->args_len);
+		p->args[p->args_len] = 0;
+	}
+	p->cwd = cwd_from_components(e->cwd, e->cwd_len < PS_CWD_MAX ? e->cwd_len
+								   : PS_CWD_MAX);
+	if (!p->parent.ktime) {
+		/* the kernel did not know the parent's exec: ask the cache */
+		pp = proc_cache_by_pid(d->procs, p->parent.pid);
+		if (pp)
+			p->parent = pp->id;
+	}
+	proc_cache_add(d->procs, p);
+
+	rec = record_new(&d->rc, "process_exec", e->hdr.ktime);
+	record_add_pod(&d->rc, rec, p->netns_ino);
+	json_object_object_add(rec, "process", process_json(&d->rc, p));
+	pp = proc_cache_get(d->procs, &p->parent);
+	if (pp) {
+		json_object_object_add(rec, "parent", process_brief_json(&d->rc, pp));
+	} else if (p->parent.pid) {
+		/* an exec the daemon did not report (outside the pods) */
+		struct proc stub = { .id = p->parent, .pid = p->parent.pid };
+
+		json_object_object_add(rec, "parent", process_brief_json(&d->rc, &stub));
+	}
+	emit(d, rec);
+}
+
+static void on_exit_event(struct daemon *d, const struct ps_exit_event *e)
+{
+	struct proc *p = proc_cache_get(d->procs, &e->exec), tmp = {};
+	struct json_object *rec, *pj;
+	__u32 sig = e->exit_code & 0x7f;
+
+	if (!p) {
+		/* exec'd before the cache knew it: report what the kernel has */
+		tmp.id = e->exec;
+		tmp.pid = e->tgid;
+		tmp.netns_ino = e->netns_ino;
+	}
+	rec = record_new(&d->rc, "process_exit", e->hdr.ktime);
+	record_add_pod(&d->rc, rec, e->netns_ino);
+	pj = process_json(&d->rc, p ? p : &tmp);
+	json_object_object_add(rec, "process", pj);
+	if (p) {
+		struct proc *pp = proc_cache_get(d->procs, &p->parent);
+
+		if (pp)
+			json_object_object_add(rec, "parent",
+					       process_brief_json(&d->rc, pp));
+	}
+	json_object_object_add(rec, "exit_code",
+			       json_object_new_int(sig ? 0 : (e->exit_code >> 8) & 0xff));
+	json_object_object_add(rec, "signal", json_object_new_int(sig));
+	if (sig) {
+		const char *name = sigabbrev_np(sig);
+
+		if (name) {
+			char buf[32];
+
+			snprintf(buf, sizeof(buf), "SIG%s", name);
+			json_object_object_add(rec, "signal_name",
+					       json_object_new_string(buf));
+		}
+	}
+	emit(d, rec);
+	if (p)
+		proc_cache_exit(d->procs, p, e->hdr.ktime);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct daemon *d = ctx;
+	const struct ps_event_hdr *h = data;
+
+	d->events++;
+	if (len < sizeof(*h))
+		goto bad;
+	switch (h->type) {
+	case PS_EV_EXEC:
+		if (len < sizeof(struct ps_exec_event))
+			goto bad;
+		on_exec(d, data);
+		return 0;
+	case PS_EV_EXIT:
+		if (len < sizeof(struct ps_exit_event))
+			goto bad;
+		on_exit_event(d, data);
+		return 0;
+	}
+bad:
+	d->bad_events++;
+	return 0;
+}
+
+/* Report growth of the kernel's drop counters as "lost" records. */
+static void drops_report(struct daemon *d)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 vals[ncpu > 0 ? ncpu : 1];
+	__u32 k;
+
+	if (ncpu <= 0)
+		return;
+	for (k = 0; k < PS_DROP_MAX; k++) {
+		__u64 total = 0;
+		struct json_object *rec, *lost;
+		int i;
+
+		if (bpf_map_lookup_elem(d->drops_fd, &k, vals))
+			continue;
+		for (i = 0; i < ncpu; i++)
+			total += vals[i];
+		if (total <= d->drops_seen[k])
+			continue;
+		rec = record_new(&d->rc, "lost", clock_boot_ns());
+		lost = json_object_new_object();
+		json_object_object_add(lost, "reason",
+				       json_object_new_string(drop_names[k] ? drop_names[k] : "unknown"));
+		json_object_object_add(lost, "count",
+				       json_object_new_uint64(total - d->drops_seen[k]));
+		json_object_object_add(lost, "total", json_object_new_uint64(total));
+		json_object_object_add(rec, "lost", lost);
+		emit(d, rec);
+		d->drops_seen[k] = total;
+	}
+}
+
+static int fd_add(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int run(struct daemon *d)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int ep = -1, sfd = -1, tfd = -1, rbfd, err = 0;
+	sigset_t mask;
+	bool stop = false;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	rbfd = ring_buffer__epoll_fd(d->rb);
+	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) ||
+	    fd_add(ep, sfd) || fd_add(ep, tfd) || fd_add(ep, rbfd)) {
+		err = -errno;
+		fprintf(stderr, "podsentryd: event loop setup: %s\n", strerror(errno));
+		goto out;
+	}
+	fprintf(stderr, "podsentryd: ready (bpffs %s, scope %s, node %s)\n",
+		d->opt.bpffs, d->opt.scope == PS_SCOPE_ALL ? "all" : "pods", d->node);
+
+	while (!stop) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, -1), i;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == rbfd) {
+				ring_buffer__consume(d->rb);
+			} else if (fd == tfd) {
+				__u64 ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				record_clock_sync(&d->rc);
+				drops_report(d);
+				proc_cache_reap(d->procs, clock_boot_ns());
+			} else if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					if (exporter_reopen(&d->out))
+						fprintf(stderr, "podsentryd: reopen %s: %s\n",
+							d->out.path, strerror(errno));
+				} else {
+					stop = true;
+				}
+			}
+		}
+		exporter_flush(&d->out);
+	}
+	/* drain what the kernel queued before the signal */
+	ring_buffer__consume(d->rb);
+	drops_report(d);
+	exporter_flush(&d->out);
+out:
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {};
+	int err, events_fd, procs_fd;
+
+	if (options_parse(&d.opt, argc, argv)) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (d.opt.node)
+		snprintf(d.node, sizeof(d.node), "%s", d.opt.node);
+	else if (gethostname(d.node, sizeof(d.node) - 1))
+		snprintf(d.node, sizeof(d.node), "localhost");
+	if (d.opt.verbose)
+		libbpf_set_print(libbpf_print);
+	else
+		libbpf_set_print(NULL);
+
+	err = exporter_open(&d.out, d.opt.export);
+	if (err) {
+		fprintf(stderr, "podsentryd: cannot open export file %s: %s\n",
+			d.opt.export, strerror(-err));
+		return 1;
+	}
+	err = loader_lock(&d.loader, d.opt.bpffs);
+	if (err)
+		goto out_export;
+	d.loader.keep_pins = d.opt.keep_pins;
+	err = loader_start(&d.loader, d.opt.scope);
+	if (err)
+		goto out_loader;
+
+	d.procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE);
+	if (!d.procs) {
+		err = -ENOMEM;
+		goto out_loader;
+	}
+	procs_fd = loader_map_fd(&d.loader, PS_PIN_PROCS);
+	err = proc_cache_seed(d.procs, procs_fd);
+	if (err < 0) {
+		fprintf(stderr, "podsentryd: read /proc: %s\n", strerror(-err));
+		goto out_cache;
+	}
+	d.pods = pods_open(d.opt.state_dir, d.opt.bpffs, &err);
+	if (!d.pods) {
+		fprintf(stderr, "podsentryd: state folder %s: %s\n", d.opt.state_dir,
+			strerror(-err));
+		goto out_cache;
+	}
+	err = pods_reconcile(d.pods);
+	if (err < 0)
+		fprintf(stderr, "podsentryd: reconcile %s: %s (continuing)\n",
+			d.opt.state_dir, strerror(-err));
+
+	d.rc.node = d.node;
+	d.rc.pods = d.pods;
+	d.rc.procs = d.procs;
+	d.rc.pods_map_fd = loader_map_fd(&d.loader, PS_PIN_PODS);
+	record_clock_sync(&d.rc);
+	d.drops_fd = loader_map_fd(&d.loader, PS_PIN_DROPS);
+	events_fd = loader_map_fd(&d.loader, PS_PIN_EVENTS);
+	d.rb = ring_buffer__new(events_fd, on_event, &d, NULL);
+	if (!d.rb) {
+		err = -errno;
+		fprintf(stderr, "podsentryd: ring buffer: %s\n", strerror(-err));
+		goto out_pods;
+	}
+	err = run(&d);
+	ring_buffer__free(d.rb);
+out_pods:
+	pods_close(d.pods);
+out_cache:
+	proc_cache_free(d.procs);
+out_loader:
+	loader_stop(&d.loader);
+out_export:
+	exporter_close(&d.out);
+	if (d.opt.verbose)
+		fprintf(stderr, "podsentryd: %llu events, %llu malformed, %llu records\n",
+			d.events, d.bad_events, d.out.records);
+	return err ? 1 : 0;
+}

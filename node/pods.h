@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's view of the pods on this node: names from podsentry-cni's
+ * state files, keyed by netns inode, and reconciliation of those files
+ * with the kernel at start (attach, register, remove stale state).
+ */
+#ifndef PS_NODE_PODS_H
+#define PS_NODE_PODS_H
+
+#include <linux/types.h>
+
+struct pod_info {
+	char namespace[64];
+	char name[256];
+	char uid[64];
+	char container_id[256];
+	__u32 netns_ino;
+	__u32 slot;
+};
+
+struct pods;
+
+/* Open the pod table over state_dir; bpffs holds the pinned maps and
+ * programs. Returns NULL and sets *err (negative errno) on failure. */
+struct pods *pods_open(const char *state_dir, const char *bpffs, int *err);
+/* Bring kernel state in line with every state file: attach the TC/XDP
+ * programs to host veths that exist, register the pods in the maps,
+ * remove state whose netns is gone. Returns the number of pods live. */
+int pods_reconcile(struct pods *p);
+/* The pod whose netns inode this is, or NULL. Re-reads the state folder
+ * when the inode is unknown (rate-limited). */
+const struct pod_info *pods_by_netns(struct pods *p, __u32 netns_ino);
+void pods_close(struct pods *p);
+
+#endif

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "node/proc_cache.h"
+
+#define BUCKETS 16384 /* power of two */
+
+struct proc_cache {
+	struct proc *by_id[BUCKETS];
+	struct proc *by_pid[BUCKETS];
+	struct proc *gone_head, *gone_tail;
+	__u64 grace_ns;
+	__u32 max_gone, n_gone, count;
+};
+
+static __u32 id_hash(const struct ps_exec_id *id)
+{
+	__u64 h = id->ktime * 0x9e3779b97f4a7c15ULL ^ id->pid;
+
+	return (h ^ (h >> 29)) & (BUCKETS - 1);
+}
+
+static __u32 pid_hash(__u32 pid)
+{
+	return (pid * 2654435761U) & (BUCKETS - 1);
+}
+
+struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone)
+{
+	struct proc_cache *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->grace_ns = grace_ns;
+		c->max_gone = max_gone;
+	}
+	return c;
+}
+
+static void proc_free(struct proc *p)
+{
+	free(p->binary);
+	free(p->cwd);
+	free(p->args);
+	free(p);
+}
+
+void proc_cache_free(struct proc_cache *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < BUCKETS; i++) {
+		struct proc *p = c->by_id[i], *n;
+
+		for (; p; p = n) {
+			n = p->id_next;
+			proc_free(p);
+		}
+	}
+	free(c);
+}
+
+struct proc *proc_cache_get(struct proc_cache *c, const struct ps_exec_id *id)
+{
+	struct proc *p = c->by_id[id_hash(id)];
+
+	for (; p; p = p->id_next)
+		if (p->id.ktime == id->ktime && p->id.pid == id->pid)
+			return p;
+	return NULL;
+}
+
+struct proc *proc_cache_by_pid(struct proc_cache *c, __u32 pid)
+{
+	struct proc *p = c->by_pid[pid_hash(pid)];
+
+	for (; p; p = p->pid_next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void pid_unlink(struct proc_cache *c, struct proc *p)
+{
+	struct proc **pp = &c->by_pid[pid_hash(p->pid)];
+
+	for (; *pp; pp = &(*pp)->pid_next) {
+		if (*pp == p) {
+			*pp = p->pid_next;
+			p->pid_next = NULL;
+			return;
+		}
+	}
+}
+
+static void gone_push(struct proc_cache *c, struct proc *p, __u64 ktime)
+{
+	p->gone_ktime = ktime;
+	p->gone_next = NULL;
+	if (c->gone_tail)
+		c->gone_tail->gone_next = p;
+	else
+		c->gone_head = p;
+	c->gone_tail = p;
+	c->n_gone++;
+}
+
+void proc_cache_add(struct proc_cache *c, struct proc *p)
+{
+	struct proc *old = proc_cache_by_pid(c, p->pid);
+	__u32 h = id_hash(&p->id);
+
+	if (old) {
+		pid_unlink(c, old);
+		gone_push(c, old, p->id.ktime);
+	}
+	p->id_next = c->by_id[h];
+	c->by_id[h] = p;
+	h = pid_hash(p->pid);
+	p->pid_next = c->by_pid[h];
+	c->by_pid[h] = p;
+	c->count++;
+}
+
+void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime)
+{
+	if (p->exited)
+		return;
+	p->exited = true;
+	if (proc_cache_by_pid(c, p->pid) == p) {
+		pid_unlink(c, p);
+		gone_push(c, p, ktime);
+	}
+}
+
+static void id_unlink(struct proc_cache *c, struct proc *p)
+{
+	struct proc **pp = &c->by_id[id_hash(&p->id)];
+
+	for (; *pp; pp = &(*pp)->id_next) {
+		if (*pp == p) {
+			*pp = p->id_next;
+			return;
+		}
+	}
+}
+
+void proc_cache_reap(struct proc_cache *c, __u64 now)
+{
+	struct proc *p;
+
+	while ((p = c->gone_head) &&
+	       (p->gone_ktime + c->grace_ns < now || c->n_gone > c->max_gone)) {
+		c->gone_head = p->gone_next;
+		if (!c->gone_head)
+			c->gone_tail = NULL;
+		c->n_gone--;
+		id_unlink(c, p);
+		c->count--;
+		proc_free(p);
+	}
+}
+
+__u32 proc_cache_count(const struct proc_cache *c)
+{
+	return c->count;
+}
+
+__u64 proc_ticks_to_ns(unsigned long long ticks)
+{
+	static long hz;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	return ticks * (1000000000ULL / hz);
+}
+
+static char *read_small(const char *path, __u32 *len)
+{
+	char buf[4096];
+	ssize_t n;
+	char *s;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	s = malloc(n + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, buf, n);
+	s[n] = 0;
+	if (len)
+		*len = n;
+	return s;
+}
+
+static char *read_link(const char *path)
+{
+	char buf[4096];
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return NULL;
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+/* /proc/<pid>/stat: pid (comm) state ppid ... field 22 is starttime */
+static int stat_parse(const char *stat, __u32 *ppid, unsigned long long *start)
+{
+	const char *p = strrchr(stat, ')');
+	int i;
+
+	if (!p || sscanf(p + 2, "%*c %u", ppid) != 1)
+		return -EINVAL;
+	for (i = 0; i < 20 && p; i++) /* to the space before field 22 */
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", start) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static struct proc *proc_from_procfs(__u32 pid)
+{
+	char path[64], *st_line;
+	unsigned long long start;
+	struct stat st;
+	struct proc *p;
+	__u32 ppid;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	st_line = read_small(path, NULL);
+	if (!st_line)
+		return NULL;
+	if (stat_parse(st_line, &ppid, &start)) {
+		free(st_line);
+		return NULL;
+	}
+	free(st_line);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->ppid = ppid;
+	p->id.pid = pid;
+	p->id.ktime = proc_ticks_to_ns(start);
+	p->procfs = true;
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	p->binary = read_link(path);
+	snprintf(path, sizeof(path), "/proc/%u/cwd", pid);
+	p->cwd = read_link(path);
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	p->args = read_small(path, &p->args_len);
+	snprintf(path, sizeof(path), "/proc/%u", pid);
+	if (!stat(path, &st)) {
+		p->uid = st.st_uid;
+		p->gid = st.st_gid;
+	}
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	if (!stat(path, &st))
+		p->netns_ino = st.st_ino;
+	return p;
+}
+
+int proc_cache_seed(struct proc_cache *c, int procs_fd)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		struct proc *p;
+
+		if (*end || !pid || proc_cache_by_pid(c, pid))
+			continue;
+		p = proc_from_procfs(pid);
+		if (!p)
+			continue; /* exited meanwhile */
+		proc_cache_add(c, p);
+		n++;
+	}
+	closedir(d);
+
+	/* parents: now that every pid is known */
+	for (int i = 0; i < BUCKETS; i++) {
+		struct proc *p;
+
+		for (p = c->by_pid[i]; p; p = p->pid_next) {
+			struct proc *pp;
+			struct ps_proc v = {};
+			__u32 key = p->pid;
+
+			if (!p->procfs)
+				continue;
+			pp = proc_cache_by_pid(c, p->ppid);
+			p->parent.pid = p->ppid;
+			if (pp)
+				p->parent.ktime = pp->id.ktime;
+			if (procs_fd < 0)
+				continue;
+			v.exec = p->id;
+			v.parent = p->parent;
+			v.netns_ino = p->netns_ino;
+			v.flags = PS_PROC_PROCFS;
+			bpf_map_update_elem(procs_fd, &key, &v, BPF_NOEXIST);
+		}
+	}
+	return n;
+}

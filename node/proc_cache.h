@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's process cache: every exec it knows, by exec id and by pid,
+ * with its parent link. Seeded from /proc at start so processes older
+ * than the daemon have exec ids and parents. Exited (or replaced by a
+ * later exec on the same pid) processes stay for a grace period so late
+ * records can still name them.
+ */
+#ifndef PS_NODE_PROC_CACHE_H
+#define PS_NODE_PROC_CACHE_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "podsentry.h"
+
+struct proc {
+	struct ps_exec_id id;
+	struct ps_exec_id parent;
+	__u32 pid, ppid, uid, gid, netns_ino;
+	__u64 cgroup_id;
+	__u32 exec_flags; /* enum ps_exec_flags */
+	char *binary;
+	char *cwd;
+	char *args; /* NUL-separated */
+	__u32 args_len;
+	bool procfs;  /* learned from /proc, not from an exec event */
+	bool exited;
+	__u64 gone_ktime; /* exit or replacement time */
+	struct proc *id_next, *pid_next, *gone_next;
+};
+
+struct proc_cache;
+
+struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone);
+void proc_cache_free(struct proc_cache *c);
+/* Insert a process (the cache takes ownership); an older live exec on the
+ * same pid becomes "gone" at p's start. */
+void proc_cache_add(struct proc_cache *c, struct proc *p);
+struct proc *proc_cache_get(struct proc_cache *c, const struct ps_exec_id *id);
+/* The current exec of a pid, or NULL. */
+struct proc *proc_cache_by_pid(struct proc_cache *c, __u32 pid);
+/* Mark exited; it is freed after the grace period. */
+void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime);
+/* Free what has been gone longer than the grace period. */
+void proc_cache_reap(struct proc_cache *c, __u64 now_ktime);
+__u32 proc_cache_count(const struct proc_cache *c);
+
+/* Read every /proc/<pid> into the cache; seed_fd >= 0 is the procs map,
+ * filled with BPF_NOEXIST so entries the kernel already made win.
+ * Returns the number of processes read. */
+int proc_cache_seed(struct proc_cache *c, int procs_map_fd);
+
+/* Boot-clock ns of a /proc start time in clock ticks. */
+__u64 proc_ticks_to_ns(unsigned long long ticks);
+
+#endif

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+
+#include "node/records.h"
+
+static __u64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+__u64 clock_boot_ns(void)
+{
+	return clock_ns(CLOCK_BOOTTIME);
+}
+
+void record_clock_sync(struct record_ctx *ctx)
+{
+	__u64 r = clock_ns(CLOCK_REALTIME), b = clock_ns(CLOCK_BOOTTIME);
+
+	ctx->boot_to_real_ns = (__s64)(r - b);
+}
+
+void record_time_fmt(const struct record_ctx *ctx, __u64 ktime, char *buf,
+		     size_t len)
+{
+	__u64 real = ktime + ctx->boot_to_real_ns;
+	time_t sec = real / 1000000000ULL;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09lluZ", real % 1000000000ULL);
+}
+
+void exec_id_fmt(const struct record_ctx *ctx, const struct ps_exec_id *id,
+		 char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%llu:%u", ctx->node, (unsigned long long)id->ktime,
+		 id->pid);
+}
+
+struct json_object *record_new(const struct record_ctx *ctx, const char *type,
+			       __u64 ktime)
+{
+	struct json_object *r = json_object_new_object();
+	char t[64];
+
+	record_time_fmt(ctx, ktime, t, sizeof(t));
+	json_object_object_add(r, "time", json_object_new_string(t));
+	json_object_object_add(r, "node", json_object_new_string(ctx->node));
+	json_object_object_add(r, "type", json_object_new_string(type));
+	return r;
+}
+
+const struct pod_info *record_add_pod(const struct record_ctx *ctx,
+				      struct json_object *rec, __u32 netns_ino)
+{
+	const struct pod_info *pi = ctx->pods ? pods_by_netns(ctx->pods, netns_ino)
+					      : NULL;
+	struct json_object *pod;
+	struct ps_pod kp;
+
+	if (!pi) {
+		/* registered in the kernel, but no state file names it */
+		if (ctx->pods_map_fd < 0 ||
+		    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp))
+			return NULL;
+		pod = json_object_new_object();
+		json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
+		json_object_object_add(pod, "slot", json_object_new_int64(kp.slot));
+		json_object_object_add(rec, "pod", pod);
+		return NULL;
+	}
+	pod = json_object_new_object();
+	json_object_object_add(pod, "namespace", json_object_new_string(pi->namespace));
+	json_object_object_add(pod, "name", json_object_new_string(pi->name));
+	json_object_object_add(pod, "container_id",
+			       json_object_new_string(pi->container_id));
+	json_object_object_add(pod, "uid", json_object_new_string(pi->uid));
+	json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
+	json_object_object_add(pod, "slot", json_object_new_int64(pi->slot));
+	json_object_object_add(rec, "pod", pod);
+	return pi;
+}
+
+struct json_object *args_json(const char *args, __u32 len)
+{
+	struct json_object *a = json_object_new_array();
+	__u32 i = 0;
+
+	while (args && i < len) {
+		size_t n = strnlen(args + i, len - i);
+
+		json_object_array_add(a, json_object_new_string_len(args + i, n));
+		i += n + 1;
+	}
+	return a;
+}
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
+struct json_object *process_brief_json(const struct record_ctx *ctx,
+				       const struct proc *p)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[128];
+
+	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
+	add_str(o, "exec_id", buf);
+	json_object_object_add(o, "pid", json_object_new_int64(p->pid));
+	add_str(o, "binary", p->binary);
+	json_object_object_add(o, "args", args_json(p->args, p->args_len));
+	return o;
+}
+
+struct json_object *process_json(const struct record_ctx *ctx,
+				 const struct proc *p)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[128];
+
+	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
+	add_str(o, "exec_id", buf);
+	json_object_object_add(o, "pid", json_object_new_int64(p->pid));
+	json_object_object_add(o, "uid", json_object_new_int64(p->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(p->gid));
+	add_str(o, "binary", p->binary);
+	json_object_object_add(o, "args", args_json(p->args, p->args_len));
+	if (p->exec_flags & PS_EXEC_ARGS_TRUNC)
+		json_object_object_add(o, "args_truncated", json_object_new_boolean(1));
+	add_str(o, "cwd", p->cwd);
+	record_time_fmt(ctx, p->id.ktime, buf, sizeof(buf));
+	add_str(o, "start_time", buf);
+	if (p->parent.pid) {
+		exec_id_fmt(ctx, &p->parent, buf, sizeof(buf));
+		add_str(o, "parent_exec_id", buf);
+	}
+	json_object_object_add(o, "ppid", json_object_new_int64(p->ppid));
+	json_object_object_add(o, "netns", json_object_new_int64(p->netns_ino));
+	json_object_object_add(o, "cgroup_id", json_object_new_uint64(p->cgroup_id));
+	if (p->procfs)
+		json_object_object_add(o, "procfs", json_object_new_boolean(1));
+	return o;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Building the JSON records of the v1 data model (see README.md). */
+#ifndef PS_NODE_RECORDS_H
+#define PS_NODE_RECORDS_H
+
+#include <json-c/json.h>
+#include <linux/types.h>
+
+#include "node/pods.h"
+#include "node/proc_cache.h"
+
+struct record_ctx {
+	const char *node;
+	__s64 boot_to_real_ns; /* realtime = boot-clock ns + this */
+	struct pods *pods;
+	struct proc_cache *procs;
+	int pods_map_fd; /* the kernel's pods map: registered netns */
+};
+
+/* Recompute the boot-clock to wall-clock offset. */
+void record_clock_sync(struct record_ctx *ctx);
+/* Boot-clock ns now. */
+__u64 clock_boot_ns(void);
+/* RFC 3339 UTC with nanoseconds of a boot-clock time. */
+void record_time_fmt(const struct record_ctx *ctx, __u64 ktime, char *buf,
+		     size_t len);
+/* "node:ktime:pid" */
+void exec_id_fmt(const struct record_ctx *ctx, const struct ps_exec_id *id,
+		 char *buf, size_t len);
+
+/* {time, node, type} */
+struct json_object *record_new(const struct record_ctx *ctx, const char *type,
+			       __u64 ktime);
+/* Adds "pod" when the netns belongs to a known pod; returns the pod. */
+const struct pod_info *record_add_pod(const struct record_ctx *ctx,
+				      struct json_object *rec, __u32 netns_ino);
+struct json_object *process_json(const struct record_ctx *ctx,
+				 const struct proc *p);
+/* The abbreviated form used for "parent". */
+struct json_object *process_brief_json(const struct record_ctx *ctx,
+				       const struct proc *p);
+struct json_object *args_json(const char *args, __u32 len);
+
+#endif

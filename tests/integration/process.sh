@@ -1,0 +1,159 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# podsentryd process lifecycle: exec/exit records of pod processes with
+# binaries, args, parents and exit codes; scope filtering; exec ids across
+# exec without fork and pid reuse; signals; bad input. The main scenario
+# runs with the normal and the sanitizer build.
+. "$(dirname "$0")/../lib.sh"
+
+POD=$(netns_add pod) || { fail setup "netns add"; exit 1; }
+OTHER=$(netns_add oth) || { fail setup "netns add"; exit 1; }
+POD_INO=$(netns_ino "$POD")
+OTHER_INO=$(netns_ino "$OTHER")
+
+# scenario BINARY LABEL: sh -c 'sleep; exit 3' in a pod and in an
+# unregistered netns with --scope pods
+scenario() {
+	local bin=$1 label=$2 out sh_id sleep_parent n
+	rm -f "$T/export.json" "$T/daemon.log"
+	PODSENTRYD=$bin daemon_start --scope pods --state-dir "$T/state" ||
+		{ fail "$label/start" "daemon did not start"; return; }
+	pod_register "$POD" 7
+	ip netns exec "$POD" /bin/sh -c '/bin/sleep 0.1; exit 3'
+	ip netns exec "$OTHER" /bin/sh -c '/bin/sleep 0.1; exit 4'
+	sleep 0.2
+	if daemon_stop; then ok "$label/sigterm-exit-0"; else fail "$label/sigterm-exit-0" "status $?"; fi
+	out=$T/export.json
+
+	sh_id=$(jq -r 'select(.type=="process_exec" and .process.binary=="/bin/sh"
+		and .process.args==["/bin/sh","-c","/bin/sleep 0.1; exit 3"]) | .process.exec_id' "$out")
+	n=$(echo "$sh_id" | grep -c .)
+	[ "$n" = 1 ] && ok "$label/sh-exec" || fail "$label/sh-exec" "$n process_exec records for sh (want 1)"
+
+	sleep_parent=$(jq -r 'select(.type=="process_exec" and .process.binary=="/bin/sleep"
+		and .process.args==["/bin/sleep","0.1"]) | .process.parent_exec_id' "$out")
+	[ -n "$sh_id" ] && [ "$sleep_parent" = "$sh_id" ] && ok "$label/sleep-parent-is-sh" ||
+		fail "$label/sleep-parent-is-sh" "sleep parent '$sleep_parent', sh '$sh_id'"
+
+	n=$(jq -r --argjson ino "$POD_INO" 'select(.type=="process_exec" and
+		(.process.binary=="/bin/sh" or .process.binary=="/bin/sleep")) |
+		select(.process.netns==$ino and .pod.netns==$ino) | .process.binary' "$out" | sort | tr '\n' ' ')
+	[ "$n" = "/bin/sh /bin/sleep " ] && ok "$label/pod-netns" || fail "$label/pod-netns" "got '$n'"
+
+	n=$(jq -r --arg id "$sh_id" 'select(.type=="process_exit" and .process.exec_id==$id) |
+		"\(.exit_code) \(.signal) \(.process.binary)"' "$out")
+	[ "$n" = "3 0 /bin/sh" ] && ok "$label/sh-exit-3" || fail "$label/sh-exit-3" "exit record: '$n'"
+
+	n=$(jq -r --argjson ino "$OTHER_INO" 'select(.process.netns==$ino) | .type' "$out" | wc -l)
+	[ "$n" = 0 ] && ok "$label/unregistered-absent" || fail "$label/unregistered-absent" "$n records from the unregistered netns"
+
+	[ ! -e "$BPFFS/pods" ] && ok "$label/unpinned-at-exit" || fail "$label/unpinned-at-exit" "$(ls "$BPFFS")"
+}
+
+scenario "$B/podsentryd" main
+if [ -x "$B/san/podsentryd" ]; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 scenario "$B/san/podsentryd" sanitizer
+	if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' "$T/daemon.log"; then
+		fail sanitizer/clean "$(grep -m3 -e ERROR -e 'runtime error' "$T/daemon.log")"
+	else
+		ok sanitizer/clean
+	fi
+else
+	fail sanitizer/build "$B/san/podsentryd missing (make SAN=1)"
+fi
+
+# exec without fork: two exec ids on one pid, the second's parent the first
+rm -f "$T/export.json" "$T/daemon.log"
+daemon_start --scope pods --state-dir "$T/state" || { fail exec-no-fork "daemon"; exit 1; }
+pod_register "$POD" 7
+ip netns exec "$POD" /bin/sh -c 'exec /bin/sleep 0.05'
+# pid reuse: steer the next pid to one that was just used
+reused=0
+for attempt in $(seq 1 20); do
+	echo $(( $(cat /proc/sys/kernel/ns_last_pid) )) > /dev/null
+	ip netns exec "$POD" /bin/sh -c 'echo $$ > '"$T/pid1"'; exit 0'
+	p=$(cat "$T/pid1")
+	echo $((p - 1)) > /proc/sys/kernel/ns_last_pid
+	ip netns exec "$POD" /bin/sh -c 'echo $$ > '"$T/pid2"'; exit 0'
+	if [ "$p" = "$(cat "$T/pid2")" ]; then reused=$p; break; fi
+done
+sleep 0.2
+daemon_stop
+out=$T/export.json
+first=$(jq -r 'select(.type=="process_exec" and .process.binary=="/bin/sh" and
+	.process.args==["/bin/sh","-c","exec /bin/sleep 0.05"]) | "\(.process.exec_id) \(.process.pid)"' "$out")
+second=$(jq -r 'select(.type=="process_exec" and .process.binary=="/bin/sleep" and
+	.process.args==["/bin/sleep","0.05"]) | "\(.process.exec_id) \(.process.pid) \(.process.parent_exec_id)"' "$out")
+read -r id1 pid1 <<<"$first"
+read -r id2 pid2 parent2 <<<"$second"
+if [ -n "$id1" ] && [ "$pid1" = "$pid2" ] && [ "$id1" != "$id2" ] && [ "$parent2" = "$id1" ]; then
+	ok exec-without-fork
+else
+	fail exec-without-fork "sh: '$first' sleep: '$second'"
+fi
+if [ "$reused" = 0 ]; then
+	fail pid-reuse "could not get the kernel to reuse a pid in 20 attempts"
+else
+	ids=$(jq -r --argjson p "$reused" 'select(.type=="process_exec" and .process.pid==$p and .process.binary=="/bin/sh") | .process.exec_id' "$out" | sort -u | wc -l)
+	[ "$ids" -ge 2 ] && ok pid-reuse || fail pid-reuse "pid $reused: $ids distinct exec ids"
+fi
+dups=$(jq -r 'select(.type=="process_exec") | .process.exec_id' "$out" | sort | uniq -d | wc -l)
+[ "$dups" = 0 ] && ok exec-ids-unique || fail exec-ids-unique "$dups duplicated exec ids"
+
+# --scope all: the unregistered netns is reported
+rm -f "$T/export.json" "$T/daemon.log"
+daemon_start --scope all --state-dir "$T/state" || { fail scope-all "daemon"; exit 1; }
+ip netns exec "$OTHER" /bin/sh -c 'exit 5'
+sleep 0.2
+daemon_stop
+n=$(jq -r --argjson ino "$OTHER_INO" 'select(.type=="process_exit" and .process.netns==$ino and .exit_code==5) | .type' "$T/export.json" | wc -l)
+[ "$n" = 1 ] && ok scope-all || fail scope-all "$n exit records with code 5 from the unregistered netns"
+
+# a second daemon on the same folder fails and leaves the first unharmed
+rm -f "$T/export.json" "$T/daemon.log"
+daemon_start --scope pods --state-dir "$T/state" || { fail second-daemon "daemon"; exit 1; }
+"$PODSENTRYD" --bpffs "$BPFFS" --export "$T/second.json" 2>"$T/second.err"
+rc=$?
+pod_register "$POD" 7
+ip netns exec "$POD" /bin/sh -c 'exit 6'
+sleep 0.2
+if [ $rc != 0 ] && grep -q "in use by another podsentryd" "$T/second.err" &&
+	kill -0 "$DAEMON_PID" && [ -e "$BPFFS/pods" ]; then
+	ok second-daemon-refused
+else
+	fail second-daemon-refused "rc=$rc: $(cat "$T/second.err")"
+fi
+# SIGHUP reopens the export file (rotation)
+mv "$T/export.json" "$T/export.json.1"
+kill -HUP "$DAEMON_PID"
+wait_for 5 test -e "$T/export.json"
+ip netns exec "$POD" /bin/sh -c 'exit 7'
+sleep 0.2
+daemon_stop
+if jq -e 'select(.type=="process_exit" and .exit_code==6)' "$T/export.json.1" >/dev/null &&
+	jq -e 'select(.type=="process_exit" and .exit_code==7)' "$T/export.json" >/dev/null; then
+	ok first-daemon-unharmed-and-sighup-reopens
+else
+	fail first-daemon-unharmed-and-sighup-reopens "records missing from export.json.1 / export.json"
+fi
+
+# --keep-pins leaves the maps and programs
+daemon_start --keep-pins --state-dir "$T/state" && daemon_stop
+[ -e "$BPFFS/pods" ] && [ -e "$BPFFS/prog_tc_ingress" ] && ok keep-pins || fail keep-pins "$(ls "$BPFFS" 2>&1)"
+# ... and a restart reuses them
+daemon_start --state-dir "$T/state" && daemon_stop && [ ! -e "$BPFFS/pods" ] &&
+	ok restart-over-kept-pins || fail restart-over-kept-pins "$(tail -3 "$T/daemon.log")"
+
+# bad input
+"$PODSENTRYD" --bpffs "$BPFFS" --export /nonexistent-dir/x.json 2>"$T/err"; rc=$?
+[ $rc != 0 ] && grep -q "cannot open export file /nonexistent-dir/x.json: No such file or directory" "$T/err" &&
+	ok bad-export-path || fail bad-export-path "rc=$rc $(cat "$T/err")"
+"$PODSENTRYD" --bogus 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q -- "--bogus" "$T/err" && grep -q "^Usage: podsentryd" "$T/err" &&
+	ok unknown-option-usage || fail unknown-option-usage "rc=$rc $(head -2 "$T/err")"
+"$PODSENTRYD" --scope nodes 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q 'scope: "nodes" is not pods or all' "$T/err" &&
+	ok bad-scope || fail bad-scope "rc=$rc $(head -1 "$T/err")"
+"$PODSENTRYD" --help >"$T/help"; rc=$?
+[ $rc = 0 ] && grep -q "Examples:" "$T/help" && ok help || fail help "rc=$rc"
+[ ! -e "$BPFFS/pods" ] && ok bad-input-leaves-nothing || fail bad-input-leaves-nothing "$(ls "$BPFFS")"
