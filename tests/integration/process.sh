@@ -157,3 +157,20 @@ daemon_start --state-dir "$T/state" && daemon_stop && [ ! -e "$BPFFS/pods" ] &&
 "$PODSENTRYD" --help >"$T/help"; rc=$?
 [ $rc = 0 ] && grep -q "Examples:" "$T/help" && ok help || fail help "rc=$rc"
 [ ! -e "$BPFFS/pods" ] && ok bad-input-leaves-nothing || fail bad-input-leaves-nothing "$(ls "$BPFFS")"
+
+# a ring-buffer overflow is counted and reported as a "lost" record
+rm -f "$T/export.json" "$T/daemon.log"
+daemon_start --scope all --state-dir "$T/state" || { fail lost-record "daemon"; exit 1; }
+kill -STOP "$DAEMON_PID"
+"$B/bench/exec_storm" 6000 >/dev/null
+kill -CONT "$DAEMON_PID"
+wait_for 10 grep -q '"type":"lost"' "$T/export.json"
+daemon_stop
+lost=$(jq -s '[.[] | select(.type=="lost" and .lost.reason=="ringbuf_exec") | .lost.count] | add // 0' "$T/export.json")
+execs=$(jq -s '[.[] | select(.type=="process_exec" and .process.binary=="/bin/true")] | length' "$T/export.json")
+# every /bin/true exec is either recorded or counted as lost
+if [ "$lost" -gt 0 ] && [ $((lost + execs)) -ge 6000 ]; then
+	ok lost-record-counts-overflow
+else
+	fail lost-record-counts-overflow "lost=$lost recorded=$execs of 6000"
+fi

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The daemon's process cache: lookups, exec replacing exec on one pid,
+ * exit, grace period and the bound on gone processes. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "node/proc_cache.h"
+#include "tests/harness.h"
+
+static struct proc *mk(__u64 ktime, __u32 pid, __u64 pk, __u32 ppid)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	p->id.ktime = ktime;
+	p->id.pid = pid;
+	p->pid = pid;
+	p->parent.ktime = pk;
+	p->parent.pid = ppid;
+	p->binary = strdup("/bin/x");
+	return p;
+}
+
+static void lookups(void)
+{
+	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct ps_exec_id id = { .ktime = 10, .pid = 42 }, other = { .ktime = 11, .pid = 42 };
+
+	proc_cache_add(c, mk(10, 42, 5, 1));
+	ASSERT_TRUE(proc_cache_get(c, &id) != NULL, "get by exec id");
+	ASSERT_TRUE(proc_cache_get(c, &other) == NULL, "other ktime, same pid");
+	ASSERT_EQ(proc_cache_by_pid(c, 42)->id.ktime, 10, "by pid");
+	ASSERT_TRUE(proc_cache_by_pid(c, 43) == NULL, "unknown pid");
+	proc_cache_free(c);
+}
+
+static void exec_replaces_exec(void)
+{
+	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct ps_exec_id first = { .ktime = 10, .pid = 42 },
+			  second = { .ktime = 20, .pid = 42 };
+
+	proc_cache_add(c, mk(10, 42, 5, 1));
+	proc_cache_add(c, mk(20, 42, 10, 42));
+	ASSERT_EQ(proc_cache_by_pid(c, 42)->id.ktime, 20, "pid names the new exec");
+	ASSERT_TRUE(proc_cache_get(c, &first) != NULL, "old exec still known");
+	ASSERT_EQ(proc_cache_count(c), 2, "count");
+	proc_cache_reap(c, 20 + 500);
+	ASSERT_TRUE(proc_cache_get(c, &first) != NULL, "kept within grace");
+	proc_cache_reap(c, 20 + 1001);
+	ASSERT_TRUE(proc_cache_get(c, &first) == NULL, "reaped after grace");
+	ASSERT_TRUE(proc_cache_get(c, &second) != NULL, "live exec kept");
+	proc_cache_free(c);
+}
+
+static void exit_and_reap(void)
+{
+	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct ps_exec_id id = { .ktime = 10, .pid = 42 };
+	struct proc *p;
+
+	proc_cache_add(c, mk(10, 42, 5, 1));
+	p = proc_cache_get(c, &id);
+	proc_cache_exit(c, p, 50);
+	proc_cache_exit(c, p, 60); /* twice: no double free */
+	ASSERT_TRUE(proc_cache_by_pid(c, 42) == NULL, "exited pid unmapped");
+	ASSERT_TRUE(proc_cache_get(c, &id) != NULL, "exited exec kept for grace");
+	proc_cache_reap(c, 2000);
+	ASSERT_TRUE(proc_cache_get(c, &id) == NULL, "reaped");
+	ASSERT_EQ(proc_cache_count(c), 0, "empty");
+	proc_cache_free(c);
+}
+
+static void gone_bound(void)
+{
+	struct proc_cache *c = proc_cache_new(1000000, 10);
+	__u32 i;
+
+	for (i = 1; i <= 100; i++) {
+		struct ps_exec_id id = { .ktime = i, .pid = i };
+
+		proc_cache_add(c, mk(i, i, 0, 1));
+		proc_cache_exit(c, proc_cache_get(c, &id), i);
+	}
+	proc_cache_reap(c, 200);
+	ASSERT_EQ(proc_cache_count(c), 10, "at most max_gone exited kept");
+	proc_cache_free(c);
+}
+
+static void seed_from_proc(void)
+{
+	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct proc *me, *parent;
+	int n = proc_cache_seed(c, -1);
+
+	ASSERT_TRUE(n > 1, "processes read from /proc");
+	me = proc_cache_by_pid(c, getpid());
+	if (!ASSERT_TRUE(me != NULL, "this process is known"))
+		goto out;
+	ASSERT_TRUE(me->procfs, "flagged as seeded");
+	ASSERT_TRUE(me->id.ktime > 0, "start time from /proc/pid/stat");
+	ASSERT_EQ(me->ppid, getppid(), "ppid");
+	parent = proc_cache_by_pid(c, getppid());
+	if (ASSERT_TRUE(parent != NULL, "parent known"))
+		ASSERT_EQ(me->parent.ktime, parent->id.ktime, "parent exec id");
+	ASSERT_TRUE(me->binary && strstr(me->binary, "test_proc_cache"), "binary");
+out:
+	proc_cache_free(c);
+}
+
+TEST_MAIN(TEST(lookups), TEST(exec_replaces_exec), TEST(exit_and_reap),
+	  TEST(gone_bound), TEST(seed_from_proc))
