@@ -19,6 +19,8 @@ B=$PS_BUILD
 PODSENTRYD=${PODSENTRYD:-$B/podsentryd}
 PODSENTRY_CNI=${PODSENTRY_CNI:-$B/podsentry-cni}
 mkdir -p "$T"
+# a test that ends early does not leave its daemon running
+trap '[ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null; wait 2>/dev/null' EXIT
 
 ok() { echo "ok $1"; }
 fail() { echo "not ok $1: ${*:2}"; echo "FAIL $1: ${*:2}" >&2; }
@@ -54,7 +56,8 @@ daemon_start() {
 	local export=(--export "$T/export.json") a ready
 	for a in "$@"; do [ "$a" = --export ] && export=(); done
 	ready=$(grep -c 'podsentryd: ready' "$T/daemon.log" 2>/dev/null)
-	"$PODSENTRYD" --bpffs "$BPFFS" "${export[@]}" "$@" 2>>"$T/daemon.log" &
+	"$PODSENTRYD" --bpffs "$BPFFS" "${export[@]}" "$@" 2>>"$T/daemon.log" \
+		>>"$T/daemon.stdout" &
 	DAEMON_PID=$!
 	if ! _daemon_wait_ready "${ready:-0}"; then
 		echo "podsentryd did not become ready:" >&2
@@ -65,9 +68,10 @@ daemon_start() {
 
 # ready when a new "ready" line appears; gives up when the daemon died
 _daemon_wait_ready() {
-	local i
+	local i n
 	for i in $(seq 400); do
-		[ "$(grep -c 'podsentryd: ready' "$T/daemon.log")" -gt "$1" ] && return 0
+		n=$(grep -c 'podsentryd: ready' "$T/daemon.log" 2>/dev/null)
+		[ "${n:-0}" -gt "$1" ] && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || return 1
 		sleep 0.05
 	done
@@ -101,3 +105,7 @@ u32_bytes() {
 
 # records TYPE [FILE]: the JSON records of one type, one per line
 records() { jq -c --arg t "$1" 'select(.type == $t)' "${2:-$T/export.json}"; }
+
+# has_record FILTER [FILE]: some record of FILE satisfies the jq FILTER
+# (jq 1.6 -e judges only the last input, so it cannot be used for this)
+has_record() { [ -n "$(jq -c "select($1)" "${2:-$T/export.json}" 2>/dev/null | head -n 1)" ]; }

@@ -29,6 +29,7 @@ for f in "$BUILD"/tests/unit/* "$BUILD"/tests/bpf/* "$BUILD"/san/tests/unit/*; d
 	[ -x "$f" ] && tests+=("$f")
 done
 for f in tests/integration/*.sh tests/cni/*.sh tests/e2e/*.sh; do
+	case "$f" in */lib-*.sh) continue ;; esac
 	[ -f "$f" ] && tests+=("$f")
 done
 if [ $# -gt 0 ]; then
@@ -75,10 +76,14 @@ for t in "${tests[@]}"; do
 	mkdir -p "$tmp"
 	t0=$(date +%s)
 	if [[ "$t" == *.sh ]]; then cmd=(bash "$t"); else cmd=("$t"); fi
-	out=$(cd "$ROOT" && PS_ROOT=$ROOT PS_BUILD=$BUILD PS_TEST_PREFIX=$prefix \
+	# output to a file: a process the test left behind cannot hold the
+	# runner (cleanup kills it)
+	(cd "$ROOT" && PS_ROOT=$ROOT PS_BUILD=$BUILD PS_TEST_PREFIX=$prefix \
 		PS_TEST_TMP=$tmp PS_TEST_BPFFS=$bpffs PS_TEST_NAME=$name \
-		timeout -k 10 ${TEST_TIMEOUT:-600} setsid "${cmd[@]}" 2>"$log" </dev/null)
+		exec timeout -k 10 ${TEST_TIMEOUT:-600} setsid "${cmd[@]}" \
+		>"$log.out" 2>"$log" </dev/null)
 	rc=$?
+	out=$(cat "$log.out")
 	cleanup "$prefix" "$tmp" "$bpffs"
 	dt=$(( $(date +%s) - t0 ))
 	seen=0

@@ -130,8 +130,8 @@ wait_for 5 test -e "$T/export.json"
 ip netns exec "$POD" /bin/sh -c 'exit 7'
 sleep 0.2
 daemon_stop
-if jq -e 'select(.type=="process_exit" and .exit_code==6)' "$T/export.json.1" >/dev/null &&
-	jq -e 'select(.type=="process_exit" and .exit_code==7)' "$T/export.json" >/dev/null; then
+if has_record '.type=="process_exit" and .exit_code==6' "$T/export.json.1" &&
+	has_record '.type=="process_exit" and .exit_code==7' "$T/export.json"; then
 	ok first-daemon-unharmed-and-sighup-reopens
 else
 	fail first-daemon-unharmed-and-sighup-reopens "records missing from export.json.1 / export.json"
