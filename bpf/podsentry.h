@@ -32,6 +32,7 @@
 #ifndef PS_MAX_DENY
 #define PS_MAX_DENY 16384
 #endif
+/* flow.bpf.c rodata flow_update_ns: FLOW_UPDATE interval, 0 = none */
 #define PS_FLOW_UPDATE_NS_DEFAULT (30ULL * 1000000000ULL)
 #define PS_BINARY_MAX 256 /* bytes of bprm->filename kept, NUL included */
 #define PS_ARGS_MAX 512	  /* bytes of the argument vector kept */
@@ -174,7 +175,8 @@ struct ps_exit_event {
 };
 
 /* ---- flows: LRU hash, struct ps_flow_key -> struct ps_flow ----
- * Written by the TC programs on the pod's host veth. A flow is seen from
+ * Written by the TC programs on the pod's host veth (and by XDP for the
+ * packets it drops, verdict DROP). A flow is seen from
  * its pod: "pod" is the pod's side of the connection, "peer" the other
  * end, "out" what the pod sent, "in" what it received. Both directions
  * of one connection therefore share one entry, and a connection between
@@ -197,8 +199,10 @@ struct ps_flow_key {
 /* ICMP and ICMPv6 have no ports: both port fields hold the echo
  * identifier of an echo request or reply, or type << 8 | code (as one
  * big-endian 16-bit value) of any other message. Other protocols without
- * ports (and later IP fragments whose first fragment was not seen) have
- * zero ports. */
+ * ports have zero ports. Later IP fragments count in the flow of their
+ * first fragment; without one they count as PS_PERR_FRAG_ORPHAN. TCP
+ * flows end in the kernel (FIN both ways, RST); every other flow ends by
+ * the daemon's idle sweep, which also deletes ended entries. */
 
 enum ps_flow_state {
 	PS_FLOW_NEW = 1,	 /* TCP: no SYN/ACK yet; other: one way only */
@@ -228,10 +232,13 @@ enum ps_flow_verdict {
 #define PS_TCP_ECE 0x40
 #define PS_TCP_CWR 0x80
 
+/* Times in a flow are boot-clock ns at tick resolution (1/CONFIG_HZ:
+ * 4 ms at HZ=250): the per-packet clock is the coarse one. The header of
+ * a flow event carries the precise boot-clock time of the event. */
 struct ps_flow {
-	__u64 first_seen;  /* boot-clock ns */
-	__u64 last_seen;   /* boot-clock ns */
-	__u64 last_report; /* boot-clock ns of the last START/UPDATE event */
+	__u64 first_seen;  /* boot-clock ns, tick resolution */
+	__u64 last_seen;   /* boot-clock ns, tick resolution */
+	__u64 last_report; /* when the last START/UPDATE event was sent */
 	__u64 packets_out; /* GSO packets count as their segments */
 	__u64 bytes_out;   /* IP packet length, headers included */
 	__u64 packets_in;
@@ -241,7 +248,7 @@ struct ps_flow {
 	__u8 tcp_flags_in;	 /* OR of the flags the peer sent */
 	__u8 state;		 /* enum ps_flow_state */
 	__u8 opener;		 /* enum ps_flow_side */
-	__u8 verdict;		 /* enum ps_flow_verdict */
+	__u8 verdict;		 /* enum ps_flow_verdict of the last packet */
 	__u8 pad[3];
 };
 
@@ -313,7 +320,8 @@ enum ps_parse_error {
 	PS_PERR_IPV6_TRUNC = 9,	  /* shorter than the fixed IPv6 header */
 	PS_PERR_IPV6_VERSION = 10, /* version field is not 6 */
 	PS_PERR_IPV6_EXT_TRUNC = 11, /* extension header cut short */
-	PS_PERR_IPV6_EXT_DEPTH = 12, /* more than PS_MAX_IPV6_EXT headers */
+	PS_PERR_IPV6_EXT_DEPTH = 12, /* more than PS_MAX_IPV6_EXT headers,
+				      * or 2 KiB of them */
 	PS_PERR_TCP_TRUNC = 13,
 	PS_PERR_TCP_DOFF = 14, /* TCP data offset below 5 */
 	PS_PERR_UDP_TRUNC = 15,

@@ -108,7 +108,7 @@ static int prog_pin(struct loader *l, struct bpf_program *prog, const char *name
 	return err;
 }
 
-int loader_start(struct loader *l, enum ps_scope scope)
+int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
 	int err;
@@ -132,6 +132,7 @@ int loader_start(struct loader *l, enum ps_scope scope)
 		fprintf(stderr, "podsentryd: open flow.bpf.o: %s\n", strerror(-err));
 		return err;
 	}
+	l->flow->rodata->flow_update_ns = flow_update_ns;
 	err = flow_bpf__load(l->flow);
 	if (err) {
 		fprintf(stderr, "podsentryd: load flow.bpf.o: %s\n", strerror(-err));

@@ -26,7 +26,7 @@ struct loader {
  * -EBUSY when another daemon holds it. */
 int loader_lock(struct loader *l, const char *dir);
 /* Open, configure, load (pinning maps), pin programs, attach. */
-int loader_start(struct loader *l, enum ps_scope scope);
+int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns);
 int loader_map_fd(struct loader *l, const char *name);
 /* Detach, unpin unless keep_pins, unlock. */
 void loader_stop(struct loader *l);

@@ -20,7 +20,9 @@
 
 #include "podsentry.h"
 #include "node/export.h"
+#include "node/flows.h"
 #include "node/loader.h"
+#include "node/podlog.h"
 #include "node/pods.h"
 #include "node/proc_cache.h"
 #include "node/records.h"
@@ -41,6 +43,9 @@ static const char usage_text[] =
 "  --export FILE|-    JSON-lines output (default -: stdout); SIGHUP reopens it\n"
 "  --scope pods|all   report processes of registered pods only (default)\n"
 "                     or every process on the host\n"
+"  --log-dir DIR      also write each pod's records to DIR/<namespace>/<pod>.log\n"
+"  --flow-update SEC  report long flows every SEC seconds (default 30)\n"
+"  --flow-idle SEC    end flows idle for SEC seconds (default 60)\n"
 "  --node-name NAME   node name in records and exec ids (default: hostname)\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
 "  -v, --verbose      libbpf and debug messages on stderr\n"
@@ -49,6 +54,7 @@ static const char usage_text[] =
 "Examples:\n"
 "  podsentryd                                  # pods only, JSON on stdout\n"
 "  podsentryd --scope all --export /var/log/podsentry.json\n"
+"  podsentryd --log-dir /var/log/podsentry/pods --flow-idle 30\n"
 "  podsentryd --bpffs /sys/fs/bpf/ps-test --keep-pins -v\n";
 
 struct options {
@@ -56,6 +62,9 @@ struct options {
 	const char *state_dir;
 	const char *export;
 	const char *node;
+	const char *log_dir;
+	__u64 flow_update_ns;
+	__u64 flow_idle_ns;
 	enum ps_scope scope;
 	bool keep_pins;
 	bool verbose;
@@ -65,6 +74,8 @@ struct daemon {
 	struct options opt;
 	struct loader loader;
 	struct exporter out;
+	struct podlog *podlog;
+	struct flow_table *flows;
 	struct record_ctx rc;
 	struct proc_cache *procs;
 	struct pods *pods;
@@ -83,6 +94,19 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+static int seconds_parse(const char *s, __u64 *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 86400 * 365)
+		return -EINVAL;
+	*ns = (__u64)(v * 1e9);
+	return 0;
+}
+
 static int options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -92,6 +116,9 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "scope", required_argument, NULL, 'S' },
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "keep-pins", no_argument, NULL, 'k' },
+		{ "log-dir", required_argument, NULL, 'L' },
+		{ "flow-update", required_argument, NULL, 'U' },
+		{ "flow-idle", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -102,6 +129,8 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->state_dir = PS_STATE_DIR_DEFAULT;
 	o->export = "-";
 	o->scope = PS_SCOPE_PODS;
+	o->flow_update_ns = 30ULL * 1000000000ULL;
+	o->flow_idle_ns = 60ULL * 1000000000ULL;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -110,6 +139,16 @@ static int options_parse(struct options *o, int argc, char **argv)
 		case 'e': o->export = optarg; break;
 		case 'n': o->node = optarg; break;
 		case 'k': o->keep_pins = true; break;
+		case 'L': o->log_dir = optarg; break;
+		case 'U':
+		case 'I':
+			if (seconds_parse(optarg, c == 'U' ? &o->flow_update_ns
+							   : &o->flow_idle_ns)) {
+				fprintf(stderr, "podsentryd: --%s: \"%s\" is not a number of seconds > 0\n",
+					c == 'U' ? "flow-update" : "flow-idle", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'v': o->verbose = true; break;
 		case 'S':
 			if (!strcmp(optarg, "pods"))
@@ -175,10 +214,23 @@ static char *cwd_from_components(const char *buf, __u32 len)
 	return s;
 }
 
-static void emit(struct daemon *d, struct json_object *rec)
+/* A record to the node-wide export and to its pod's log. */
+static void emit_pod(struct daemon *d, struct json_object *rec, __u32 netns)
 {
 	exporter_write(&d->out, rec);
+	if (d->podlog && json_object_object_get_ex(rec, "pod", NULL))
+		podlog_write(d->podlog, &d->rc, netns, rec);
 	json_object_put(rec);
+}
+
+static void emit(struct daemon *d, struct json_object *rec)
+{
+	emit_pod(d, rec, 0);
+}
+
+static void flow_emit(void *arg, struct json_object *rec, __u32 netns)
+{
+	emit_pod(arg, rec, netns);
 }
 
 static void on_exec(struct daemon *d, const struct ps_exec_event *e)
@@ -226,7 +278,7 @@ static void on_exec(struct daemon *d, const struct ps_exec_event *e)
 
 		json_object_object_add(rec, "parent", process_brief_json(&d->rc, &stub));
 	}
-	emit(d, rec);
+	emit_pod(d, rec, p->netns_ino);
 }
 
 static void on_exit_event(struct daemon *d, const struct ps_exit_event *e)
@@ -266,7 +318,7 @@ static void on_exit_event(struct daemon *d, const struct ps_exit_event *e)
 					       json_object_new_string(buf));
 		}
 	}
-	emit(d, rec);
+	emit_pod(d, rec, e->netns_ino);
 	if (p)
 		proc_cache_exit(d->procs, p, e->hdr.ktime);
 }
@@ -289,6 +341,13 @@ static int on_event(void *ctx, void *data, size_t len)
 		if (len < sizeof(struct ps_exit_event))
 			goto bad;
 		on_exit_event(d, data);
+		return 0;
+	case PS_EV_FLOW_START:
+	case PS_EV_FLOW_END:
+	case PS_EV_FLOW_UPDATE:
+		if (len < sizeof(struct ps_flow_event))
+			goto bad;
+		flows_event(d->flows, data);
 		return 0;
 	}
 bad:
@@ -383,6 +442,7 @@ static int run(struct daemon *d)
 					continue;
 				record_clock_sync(&d->rc);
 				drops_report(d);
+				flows_sweep(d->flows, clock_boot_ns(), 0);
 				proc_cache_reap(d->procs, clock_boot_ns());
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
@@ -393,17 +453,21 @@ static int run(struct daemon *d)
 					if (exporter_reopen(&d->out))
 						fprintf(stderr, "podsentryd: reopen %s: %s\n",
 							d->out.path, strerror(errno));
+					podlog_reopen(d->podlog);
 				} else {
 					stop = true;
 				}
 			}
 		}
 		exporter_flush(&d->out);
+		podlog_flush(d->podlog);
 	}
 	/* drain what the kernel queued before the signal */
 	ring_buffer__consume(d->rb);
+	flows_sweep(d->flows, clock_boot_ns(), 1);
 	drops_report(d);
 	exporter_flush(&d->out);
+	podlog_flush(d->podlog);
 out:
 	if (ep >= 0)
 		close(ep);
@@ -438,11 +502,20 @@ int main(int argc, char **argv)
 			d.opt.export, strerror(-err));
 		return 1;
 	}
+	if (d.opt.log_dir) {
+		d.podlog = podlog_new(d.opt.log_dir, &err);
+		if (!d.podlog) {
+			fprintf(stderr, "podsentryd: --log-dir %s: %s\n", d.opt.log_dir,
+				strerror(-err));
+			err = 1;
+			goto out_export;
+		}
+	}
 	err = loader_lock(&d.loader, d.opt.bpffs);
 	if (err)
 		goto out_export;
 	d.loader.keep_pins = d.opt.keep_pins;
-	err = loader_start(&d.loader, d.opt.scope);
+	err = loader_start(&d.loader, d.opt.scope, d.opt.flow_update_ns);
 	if (err)
 		goto out_loader;
 
@@ -472,6 +545,13 @@ int main(int argc, char **argv)
 	d.rc.pods = d.pods;
 	d.rc.procs = d.procs;
 	d.rc.pods_map_fd = loader_map_fd(&d.loader, PS_PIN_PODS);
+	d.rc.pod_ip_fd = loader_map_fd(&d.loader, PS_PIN_POD_IP);
+	d.flows = flows_new(&d.rc, loader_map_fd(&d.loader, PS_PIN_FLOWS),
+			    d.opt.flow_idle_ns, flow_emit, &d);
+	if (!d.flows) {
+		err = -ENOMEM;
+		goto out_pods;
+	}
 	record_clock_sync(&d.rc);
 	d.drops_fd = loader_map_fd(&d.loader, PS_PIN_DROPS);
 	events_fd = loader_map_fd(&d.loader, PS_PIN_EVENTS);
@@ -484,12 +564,14 @@ int main(int argc, char **argv)
 	err = run(&d);
 	ring_buffer__free(d.rb);
 out_pods:
+	flows_free(d.flows);
 	pods_close(d.pods);
 out_cache:
 	proc_cache_free(d.procs);
 out_loader:
 	loader_stop(&d.loader);
 out_export:
+	podlog_free(d.podlog);
 	exporter_close(&d.out);
 	if (d.opt.verbose)
 		fprintf(stderr, "podsentryd: %llu events, %llu malformed, %llu records\n",

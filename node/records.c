@@ -59,26 +59,11 @@ struct json_object *record_new(const struct record_ctx *ctx, const char *type,
 	return r;
 }
 
-const struct pod_info *record_add_pod(const struct record_ctx *ctx,
-				      struct json_object *rec, __u32 netns_ino)
+static struct json_object *pod_named_json(const struct pod_info *pi,
+					  __u32 netns_ino)
 {
-	const struct pod_info *pi = ctx->pods ? pods_by_netns(ctx->pods, netns_ino)
-					      : NULL;
-	struct json_object *pod;
-	struct ps_pod kp;
+	struct json_object *pod = json_object_new_object();
 
-	if (!pi) {
-		/* registered in the kernel, but no state file names it */
-		if (ctx->pods_map_fd < 0 ||
-		    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp))
-			return NULL;
-		pod = json_object_new_object();
-		json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
-		json_object_object_add(pod, "slot", json_object_new_int64(kp.slot));
-		json_object_object_add(rec, "pod", pod);
-		return NULL;
-	}
-	pod = json_object_new_object();
 	json_object_object_add(pod, "namespace", json_object_new_string(pi->namespace));
 	json_object_object_add(pod, "name", json_object_new_string(pi->name));
 	json_object_object_add(pod, "container_id",
@@ -86,8 +71,77 @@ const struct pod_info *record_add_pod(const struct record_ctx *ctx,
 	json_object_object_add(pod, "uid", json_object_new_string(pi->uid));
 	json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
 	json_object_object_add(pod, "slot", json_object_new_int64(pi->slot));
-	json_object_object_add(rec, "pod", pod);
-	return pi;
+	return pod;
+}
+
+struct json_object *pod_json(const struct record_ctx *ctx, __u32 netns_ino)
+{
+	const struct pod_info *pi = ctx->pods ? pods_by_netns(ctx->pods, netns_ino)
+					      : NULL;
+	struct json_object *pod;
+	struct ps_pod kp;
+
+	if (pi)
+		return pod_named_json(pi, netns_ino);
+	/* registered in the kernel, but no state file names it */
+	if (ctx->pods_map_fd < 0 ||
+	    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp))
+		return NULL;
+	pod = json_object_new_object();
+	json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
+	json_object_object_add(pod, "slot", json_object_new_int64(kp.slot));
+	return pod;
+}
+
+const struct pod_info *record_add_pod(const struct record_ctx *ctx,
+				      struct json_object *rec, __u32 netns_ino)
+{
+	struct json_object *pod = pod_json(ctx, netns_ino);
+
+	if (pod)
+		json_object_object_add(rec, "pod", pod);
+	return pod && ctx->pods ? pods_by_netns(ctx->pods, netns_ino) : NULL;
+}
+
+__u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
+{
+	__u32 key, next, *prev = NULL;
+	struct ps_pod kp;
+	__u64 now;
+
+	if (slot >= PS_MAX_PODS)
+		return 0;
+	key = ctx->slot_netns[slot];
+	/* a cached slot is checked: slots are reused after a pod is gone */
+	if (key && ctx->pods_map_fd >= 0 &&
+	    !bpf_map_lookup_elem(ctx->pods_map_fd, &key, &kp) && kp.slot == slot)
+		return key;
+	now = clock_boot_ns();
+	if (ctx->pods_map_fd < 0 || now - ctx->slot_scan_ns < 100000000ULL)
+		return 0;
+	ctx->slot_scan_ns = now;
+	memset(ctx->slot_netns, 0, sizeof(ctx->slot_netns));
+	while (!bpf_map_get_next_key(ctx->pods_map_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(ctx->pods_map_fd, &key, &kp) &&
+		    kp.slot < PS_MAX_PODS)
+			ctx->slot_netns[kp.slot] = key;
+	}
+	return ctx->slot_netns[slot];
+}
+
+__u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
+{
+	struct ps_ip_key k = { .family = family };
+	__u32 slot;
+
+	if (ctx->pod_ip_fd < 0)
+		return 0;
+	memcpy(k.addr, addr, family == 2 ? 4 : 16);
+	if (bpf_map_lookup_elem(ctx->pod_ip_fd, &k, &slot))
+		return 0;
+	return record_slot_netns(ctx, slot);
 }
 
 struct json_object *args_json(const char *args, __u32 len)

@@ -15,6 +15,9 @@ struct record_ctx {
 	struct pods *pods;
 	struct proc_cache *procs;
 	int pods_map_fd; /* the kernel's pods map: registered netns */
+	int pod_ip_fd;	 /* the kernel's pod_ip map: address -> slot */
+	__u32 slot_netns[PS_MAX_PODS]; /* slot -> netns, from pods map */
+	__u64 slot_scan_ns;	       /* last full scan of the pods map */
 };
 
 /* Recompute the boot-clock to wall-clock offset. */
@@ -34,6 +37,14 @@ struct json_object *record_new(const struct record_ctx *ctx, const char *type,
 /* Adds "pod" when the netns belongs to a known pod; returns the pod. */
 const struct pod_info *record_add_pod(const struct record_ctx *ctx,
 				      struct json_object *rec, __u32 netns_ino);
+/* The "pod" object of a netns (named when a state file names it), or
+ * NULL when the netns is not a registered pod. */
+struct json_object *pod_json(const struct record_ctx *ctx, __u32 netns_ino);
+/* netns inode of a pod slot (0 when unknown). */
+__u32 record_slot_netns(struct record_ctx *ctx, __u32 slot);
+/* netns inode of the local pod with this address (0 when none). */
+__u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr);
+
 struct json_object *process_json(const struct record_ctx *ctx,
 				 const struct proc *p);
 /* The abbreviated form used for "parent". */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Flows in user space: the kernel reports a flow when it starts, every
+ * flow_update of a long flow and when it ends; the daemon keeps the open
+ * ones, writes a "flow" record per update and one final record per flow
+ * (after a short linger, so that the last ACK is counted), ends idle
+ * flows itself and reports flows the kernel's LRU evicted.
+ */
+#ifndef PS_NODE_FLOWS_H
+#define PS_NODE_FLOWS_H
+
+#include <json-c/json.h>
+#include <linux/types.h>
+
+#include "podsentry.h"
+#include "node/records.h"
+
+struct flow_table;
+
+/* emit(arg, record, netns of the pod the record belongs to) */
+typedef void (*flow_emit_fn)(void *arg, struct json_object *rec, __u32 netns);
+
+struct flow_stats {
+	unsigned long long started, ended, updates, idle, evicted, adopted;
+	unsigned long long with_process, without_process;
+};
+
+struct flow_table *flows_new(struct record_ctx *rc, int flows_map_fd,
+			     __u64 idle_ns, flow_emit_fn emit, void *arg);
+void flows_free(struct flow_table *t);
+void flows_event(struct flow_table *t, const struct ps_flow_event *e);
+/* End what lingered long enough, what is idle, and what the kernel
+ * evicted. `all` ends every open flow (shutdown). */
+void flows_sweep(struct flow_table *t, __u64 now, int all);
+const struct flow_stats *flows_stats(const struct flow_table *t);
+
+/* "tcp", "udp", … or the number */
+const char *ip_proto_name(__u8 proto, char *buf, size_t len);
+
+#endif

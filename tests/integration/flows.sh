@@ -1,0 +1,132 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Per-pod flows end to end: two pods made by the [bridge, podsentry-cni]
+# chain, podsentryd with per-pod logs. A TCP transfer, UDP datagrams and
+# an ICMP echo each give one final flow record whose packet and byte
+# counts equal what the pod's own IP stack counted (/proc/net/snmp and
+# IpExt octets in its netns), with direction, flags, state and both pods
+# named. Flow ends on FIN, RST and idle timeout; a long flow gets
+# periodic updates; each pod's log holds its records.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../cni/lib-cni.sh"
+
+daemon_start --state-dir "$STATE" --log-dir "$T/logs" --flow-idle 2 --flow-update 1 ||
+	{ fail setup "daemon"; exit 1; }
+cni_conflist
+NA=$(netns_add a) && NB=$(netns_add b) || { fail setup "netns"; exit 1; }
+cni_add "${P}ca" "$NA" eth0 "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=client;K8S_POD_UID=uid-a" >"$T/a.json" &&
+cni_add "${P}cb" "$NB" eth0 "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=server;K8S_POD_UID=uid-b" >"$T/b.json" ||
+	{ fail setup "cni add: $(cat "$T/a.json" "$T/b.json")"; exit 1; }
+IPA=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
+IPB=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
+for ns in "$NA" "$NB"; do
+	# one IP packet per segment and no IPv6 chatter, so the netns's own
+	# counters measure exactly the flow under test
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip -n "$ns" link set eth0 gso_max_segs 1
+done
+
+# ipstat NETNS: "out_pkts out_bytes in_pkts in_bytes" of the netns's IP layer
+ipstat() {
+	ip netns exec "$1" awk '
+		/^Ip: [0-9]/ { for (i = 2; i <= NF; i++) ip[h[i]] = $i; next }
+		/^Ip: / { for (i = 2; i <= NF; i++) h[i] = $i; next }
+		/^IpExt: [0-9]/ { for (i = 2; i <= NF; i++) ext[g[i]] = $i; next }
+		/^IpExt: / { for (i = 2; i <= NF; i++) g[i] = $i; next }
+		END { print ip["OutRequests"], ext["OutOctets"], ip["InReceives"], ext["InOctets"] }
+	' /proc/net/snmp /proc/net/netstat
+}
+delta() { # BEFORE AFTER
+	local a=($1) b=($2)
+	echo "$((b[0] - a[0])) $((b[1] - a[1])) $((b[2] - a[2])) $((b[3] - a[3]))"
+}
+# flow_final POD PROTO PORT: the final flow record of POD's view
+flow_final() {
+	jq -c --arg pod "$1" --arg proto "$2" --argjson port "$3" 'select(.type=="flow" and .flow.final
+		and .pod.name==$pod and .flow.protocol==$proto and
+		($port == 0 or .flow.dst.port==$port))' "$T/export.json"
+}
+counts() { jq -r '"\(.flow.packets_out) \(.flow.bytes_out) \(.flow.packets_in) \(.flow.bytes_in)"'; }
+mirror() { local a=($1); echo "${a[2]} ${a[3]} ${a[0]} ${a[1]}"; }
+
+# --- TCP transfer of 200 000 bytes, client -> server:5001
+ip netns exec "$NB" busybox nc -l -p 5001 >"$T/recv" &
+wait_for 5 sh -c "ip netns exec $NB ss -ltn | grep -q :5001"
+head -c 200000 /dev/urandom >"$T/payload"
+before=$(ipstat "$NA")
+ip netns exec "$NA" bash -c "cat $T/payload > /dev/tcp/$IPB/5001"
+wait_for 5 sh -c "[ \$(stat -c %s $T/recv) = 200000 ]"
+wait_for 10 sh -c "[ -n \"\$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.protocol==\"tcp\" and .flow.dst.port==5001)' $T/export.json | sed -n 2p)\" ]"
+after=$(ipstat "$NA")
+want=$(delta "$before" "$after")
+a=$(flow_final client tcp 5001); b=$(flow_final server tcp 5001)
+[ "$(echo "$a" | grep -c .)" = 1 ] && [ "$(echo "$b" | grep -c .)" = 1 ] &&
+	ok tcp/one-record-per-pod || fail tcp/one-record-per-pod "client: $(echo "$a" | grep -c .) server: $(echo "$b" | grep -c .)"
+got=$(echo "$a" | counts)
+[ "$got" = "$want" ] && ok tcp/client-counts-exact || fail tcp/client-counts-exact "flow '$got' netns IP stack '$want'"
+got=$(echo "$b" | counts)
+[ "$got" = "$(mirror "$want")" ] && ok tcp/server-counts-mirror || fail tcp/server-counts-mirror "flow '$got' want '$(mirror "$want")'"
+x=$(echo "$a" | jq -r '[.flow.direction, .flow.state, .flow.reason, (.flow.tcp_flags | join(",")),
+	.flow.src.ip, .flow.src.pod.name, .flow.dst.ip, .flow.dst.pod.name, .flow.dst.pod.namespace] | join(" ")')
+[ "$x" = "egress closed fin FIN,SYN,PSH,ACK $IPA client $IPB server shop" ] && ok tcp/client-view ||
+	fail tcp/client-view "$x"
+x=$(echo "$b" | jq -r '[.flow.direction, .flow.state, .flow.src.pod.name, .flow.dst.pod.name, .flow.dst.port] | join(" ")')
+[ "$x" = "ingress closed client server 5001" ] && ok tcp/server-view || fail tcp/server-view "$x"
+
+# --- UDP: 5 datagrams of 100 bytes from one socket, client -> server:5002
+# (the server drops them silently: no ICMP errors in the client's counts)
+ip netns exec "$NB" nft -f - <<NFT
+table inet ${P}t {
+	chain input { type filter hook input priority 0; udp dport 5002 drop; }
+}
+NFT
+before=$(ipstat "$NA")
+ip netns exec "$NA" bash -c "exec 3>/dev/udp/$IPB/5002; for i in 1 2 3 4 5; do printf '%100s' x >&3; sleep 0.05; done"
+sleep 0.3
+want=$(delta "$before" "$(ipstat "$NA")")
+wait_for 10 has_record '.type=="flow" and .flow.final and .flow.protocol=="udp" and .pod.name=="client"'
+a=$(flow_final client udp 5002)
+got=$(echo "$a" | counts)
+[ "$want" = "5 640 0 0" ] && [ "$got" = "$want" ] && ok udp/counts-exact || fail udp/counts-exact "flow '$got' netns '$want' (want 5 640 0 0)"
+x=$(echo "$a" | jq -r '[.flow.direction, .flow.reason, .flow.dst.pod.name] | join(" ")')
+[ "$x" = "egress idle server" ] && ok udp/idle-end-and-named || fail udp/idle-end-and-named "$x"
+
+# --- ICMP echo: 3 requests of 56 bytes
+before=$(ipstat "$NA")
+ip netns exec "$NA" busybox ping -c 3 -s 56 -i 0.2 "$IPB" >/dev/null
+sleep 0.3
+want=$(delta "$before" "$(ipstat "$NA")")
+wait_for 10 has_record '.type=="flow" and .flow.final and .flow.protocol=="icmp" and .pod.name=="client"'
+a=$(flow_final client icmp 0)
+got=$(echo "$a" | counts)
+[ "$want" = "3 252 3 252" ] && [ "$got" = "$want" ] && ok icmp/counts-exact || fail icmp/counts-exact "flow '$got' netns '$want' (want 3 252 3 252)"
+x=$(echo "$a" | jq -r '[.flow.direction, .flow.src.pod.name, .flow.dst.pod.name] | join(" ")')
+[ "$x" = "egress client server" ] && ok icmp/direction-and-pods || fail icmp/direction-and-pods "$x"
+
+# --- RST: connect to a closed port
+ip netns exec "$NA" busybox nc -w 1 "$IPB" 5009 </dev/null 2>/dev/null
+wait_for 10 has_record '.type=="flow" and .flow.final and .flow.dst.port==5009 and .pod.name=="client"'
+x=$(flow_final client tcp 5009 | jq -r '[.flow.state, .flow.reason, (.flow.tcp_flags_in | join(","))] | join(" ")')
+[ "$x" = "closed rst RST,ACK" ] && ok tcp/rst-ends-flow || fail tcp/rst-ends-flow "$x"
+
+# --- a long flow gets periodic updates (every 1 s here)
+ip netns exec "$NB" busybox nc -l -p 5003 >/dev/null &
+wait_for 5 sh -c "ip netns exec $NB ss -ltn | grep -q :5003"
+ip netns exec "$NA" bash -c "exec 3>/dev/tcp/$IPB/5003; for i in 1 2 3 4 5 6 7; do echo x >&3; sleep 0.5; done"
+wait_for 10 has_record '.type=="flow" and .flow.final and .flow.dst.port==5003 and .pod.name=="client"'
+n=$(jq -c 'select(.type=="flow" and (.flow.final|not) and .flow.dst.port==5003 and .pod.name=="client")' "$T/export.json" | wc -l)
+[ "$n" -ge 2 ] && ok tcp/periodic-updates || fail tcp/periodic-updates "$n updates for a 3.5 s flow"
+
+# --- per-pod logs: each pod's records, and only its own
+CL=$T/logs/shop/client.log SV=$T/logs/shop/server.log
+has_record '.type=="flow" and .flow.dst.port==5001' "$CL" &&
+	has_record '.type=="flow" and .flow.dst.port==5001' "$SV" &&
+	ok pod-logs/flow-in-both || fail pod-logs/flow-in-both "$(ls -R "$T/logs" | tr '\n' ' ')"
+has_record '.type=="process_exec" and (.process.args|join(" ")|contains("5001"))' "$CL" &&
+	ok pod-logs/process-records || fail pod-logs/process-records "$(grep -c process_exec "$CL") process_exec records in $CL"
+n=$(jq -r 'select(.pod.name != "client") | .type' "$CL" | wc -l)
+[ "$n" = 0 ] && ok pod-logs/only-own-records || fail pod-logs/only-own-records "$n records of other pods in client.log"
+
+daemon_stop
+cni_del "${P}ca" "$NA" >/dev/null
+cni_del "${P}cb" "$NB" >/dev/null
