@@ -137,6 +137,7 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	}
 	fp.from_pod = from_pod;
 	fp.verdict = PS_VERDICT_PASS;
+	fp.netns = pi->netns_ino;
 	fp.now = flow_now();
 	flow_key_of(&k, &p, slot, from_pod);
 	flow_packet(&k, &p, &fp, flow_update_ns);
@@ -171,6 +172,7 @@ __noinline int xdp_drop_account(const struct ps_pkt *p, __u32 slot, __u32 len)
 	fp.segs = 1;
 	fp.from_pod = true;
 	fp.verdict = PS_VERDICT_DROP;
+	fp.netns = 0; /* a dropped packet's socket: not looked up */
 	fp.now = flow_now();
 	flow_key_of(&k, p, slot, true);
 	flow_packet(&k, p, &fp, flow_update_ns);

@@ -34,6 +34,8 @@
 #endif
 /* flow.bpf.c rodata flow_update_ns: FLOW_UPDATE interval, 0 = none */
 #define PS_FLOW_UPDATE_NS_DEFAULT (30ULL * 1000000000ULL)
+#define PS_RB_WAKEUP_BYTES (64U << 10) /* wake the daemon per 64 KiB queued */
+#define PS_RB_POLL_MS 100		/* and poll at least this often */
 #define PS_BINARY_MAX 256 /* bytes of bprm->filename kept, NUL included */
 #define PS_ARGS_MAX 512	  /* bytes of the argument vector kept */
 #define PS_CWD_MAX 256	  /* bytes of cwd components kept */
@@ -129,6 +131,10 @@ enum ps_event_type {
 	PS_EV_FLOW_START = 3,  /* struct ps_flow_event, reason NEW */
 	PS_EV_FLOW_END = 4,    /* struct ps_flow_event, reason FIN or RST */
 	PS_EV_FLOW_UPDATE = 5, /* struct ps_flow_event, reason PERIODIC */
+	PS_EV_CONNECT = 6, /* struct ps_sock_event: TCP connect done/failed, UDP */
+	PS_EV_ACCEPT = 7,  /* struct ps_sock_event: passive TCP established */
+	PS_EV_LISTEN = 8,  /* struct ps_sock_event: TCP listen */
+	PS_EV_INHERIT = 9, /* struct ps_sock_event: closed by another exec */
 };
 
 enum ps_exec_flags {
@@ -232,11 +238,13 @@ enum ps_flow_verdict {
 #define PS_TCP_ECE 0x40
 #define PS_TCP_CWR 0x80
 
-/* Times in a flow are boot-clock ns at tick resolution (1/CONFIG_HZ:
- * 4 ms at HZ=250): the per-packet clock is the coarse one. The header of
- * a flow event carries the precise boot-clock time of the event. */
+/* Times in a flow are boot-clock ns. first_seen is precise (and tells
+ * connections on one tuple apart); the per-packet clock is the coarse
+ * one, so last_seen and last_report have tick resolution (1/CONFIG_HZ:
+ * 4 ms at HZ=250) and last_seen never goes below first_seen. The header
+ * of a flow event carries the precise boot-clock time of the event. */
 struct ps_flow {
-	__u64 first_seen;  /* boot-clock ns, tick resolution */
+	__u64 first_seen;  /* boot-clock ns, precise */
 	__u64 last_seen;   /* boot-clock ns, tick resolution */
 	__u64 last_report; /* when the last START/UPDATE event was sent */
 	__u64 packets_out; /* GSO packets count as their segments */
@@ -366,6 +374,9 @@ enum ps_drop_reason {
 	PS_DROP_RB_FLOW = 5,	  /* ring buffer full: flow event lost */
 	PS_DROP_FLOWS_FULL = 6,	  /* flows insert failed: packet not in a flow */
 	PS_DROP_FLOW_EVICTED = 7, /* a flow insert made the LRU evict a flow */
+	PS_DROP_RB_SOCK = 8,	  /* ring buffer full: socket event lost */
+	PS_DROP_SOCKS_FULL = 9,	  /* socks/listeners/sock_pending update failed */
+	PS_DROP_SOCK_NO_PROC = 10, /* socket of a process procs does not know */
 	PS_DROP_MAX,
 };
 
@@ -379,7 +390,103 @@ enum ps_drop_reason {
 		[PS_DROP_RB_FLOW] = "ringbuf_flow",                            \
 		[PS_DROP_FLOWS_FULL] = "flows_full",                           \
 		[PS_DROP_FLOW_EVICTED] = "flow_evicted",                       \
+		[PS_DROP_RB_SOCK] = "ringbuf_sock",                            \
+		[PS_DROP_SOCKS_FULL] = "socks_full",                           \
+		[PS_DROP_SOCK_NO_PROC] = "sock_without_process",               \
 	}
+
+/* ---- sockets: which process owns a flow (sock.bpf.c) ----
+ * socks: LRU hash, struct ps_sock_key -> struct ps_sock_owner. Written
+ * when a TCP socket of a watched process is established (connect: the
+ * connecting exec; accept: the listening exec) and when a UDP socket
+ * sends; read by the TC programs when they start a flow. The key is the
+ * flow key with the pod's netns inode in place of the slot, so TC finds
+ * it with the key it already has. UDP keys have a zero local address
+ * (an unbound socket's source is chosen after the hooks run). A closed
+ * TCP socket keeps its entry (closed_at set) for PS_SOCK_LINGER_NS, so
+ * that late packets still match; the daemon deletes it then. */
+#ifndef PS_MAX_SOCKS
+#define PS_MAX_SOCKS 65536
+#endif
+#ifndef PS_MAX_LISTENERS
+#define PS_MAX_LISTENERS 8192
+#endif
+#ifndef PS_MAX_SOCK_PENDING
+#define PS_MAX_SOCK_PENDING 16384
+#endif
+#define PS_SOCK_LINGER_NS (5ULL * 1000000000ULL)
+#define PS_SOCK_UDP_IDLE_NS (120ULL * 1000000000ULL) /* UDP entry unused */
+#define PS_PIN_SOCKS "socks"
+#define PS_PIN_LISTENERS "listeners"
+#define PS_PIN_SOCK_PENDING "sock_pending"
+
+struct ps_sock_key {
+	__u32 netns_ino;   /* the process's (pod's) netns */
+	__u8 family;	   /* AF_INET or AF_INET6 (v4-mapped v6 is AF_INET) */
+	__u8 proto;	   /* IPPROTO_TCP or IPPROTO_UDP */
+	__be16 local_port; /* the process's side */
+	__be16 remote_port;
+	__u16 pad;	   /* zero */
+	union ps_addr local_addr; /* zero for UDP */
+	union ps_addr remote_addr;
+};
+
+enum ps_sock_flags {
+	PS_SOCK_CONNECT = 1U << 0, /* the owner connected (or sent, UDP) */
+	PS_SOCK_ACCEPT = 1U << 1,  /* the owner listens: passive open */
+	PS_SOCK_FAILED = 1U << 2,  /* TCP connect that never got established */
+	PS_SOCK_UDP_SENDTO = 1U << 3, /* UDP datagram with an address */
+	PS_SOCK_INHERITED = 1U << 4, /* another exec of the process holds it */
+};
+
+struct ps_sock_owner {
+	struct ps_exec_id exec; /* connecting / listening / sending exec */
+	__u32 tgid;
+	__u32 flags;	 /* enum ps_sock_flags */
+	__u64 seen;	 /* boot ns: written, or last UDP send (1 s steps) */
+	__u64 closed_at; /* boot ns of TCP CLOSE, 0 while open */
+};
+
+/* listeners: hash, (netns, proto, port) -> the listening process */
+struct ps_listen_key {
+	__u32 netns_ino;
+	__u8 proto;
+	__u8 pad;
+	__be16 port;
+};
+
+struct ps_listener {
+	struct ps_exec_id exec;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* sock_pending: LRU hash, socket cookie -> who called connect(), until
+ * the TCP socket is established (or fails) or the UDP socket sends. */
+struct ps_sock_pending {
+	struct ps_exec_id exec;
+	__u32 tgid;
+	__u32 netns_ino;
+};
+
+/* PS_EV_CONNECT, PS_EV_ACCEPT, PS_EV_LISTEN, PS_EV_INHERIT. `key` is
+ * seen from the process (local = its side; LISTEN: the listening address,
+ * remote zero). INHERIT: `exec` opened the socket, `holder` is the exec
+ * of the same process that closed it (after execve, e.g. nc -e). */
+struct ps_sock_event {
+	struct ps_event_hdr hdr;
+	struct ps_sock_key key;
+	__u32 tgid;
+	struct ps_exec_id exec;
+	struct ps_exec_id holder; /* INHERIT only, else zero */
+	__u32 flags;		  /* enum ps_sock_flags */
+	__u32 pad;
+};
+
+_Static_assert(sizeof(struct ps_sock_key) == sizeof(struct ps_flow_key),
+	       "ps_sock_key mirrors ps_flow_key");
+_Static_assert(sizeof(struct ps_sock_owner) == 40, "ps_sock_owner layout");
+_Static_assert(sizeof(struct ps_sock_event) == 104, "ps_sock_event layout");
 
 /* ---- runtime configuration of process.bpf.c (rodata) ---- */
 enum ps_scope {

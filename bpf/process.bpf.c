@@ -118,7 +118,7 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	e->args_len = task_read_args(task, e->args, &flags);
 	e->cwd_len = task_read_cwd(task, e->cwd, &flags);
 	e->flags = flags;
-	bpf_ringbuf_submit(e, 0);
+	events_submit(e, sizeof(*e));
 	return 0;
 }
 
@@ -153,6 +153,6 @@ int BPF_PROG(ps_exit, struct task_struct *task)
 	e->netns_ino = pc.netns_ino;
 	e->exit_code = BPF_CORE_READ(task, exit_code);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	events_submit(e, sizeof(*e));
 	return 0;
 }

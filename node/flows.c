@@ -9,7 +9,7 @@
 #include "node/flows.h"
 
 #define FLOW_BUCKETS 65536 /* power of two */
-#define FLOW_LINGER_NS 1000000000ULL /* wait for the last ACK after an end */
+#define FLOW_LINGER_NS 3000000000ULL /* late packets after an end: last ACK, RST */
 
 struct flow_entry {
 	struct ps_flow_key key;

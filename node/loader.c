@@ -16,6 +16,7 @@
 #include "node/loader.h"
 #include "process.skel.h"
 #include "flow.skel.h"
+#include "sock.skel.h"
 
 static bool is_bpffs(const char *path)
 {
@@ -108,6 +109,76 @@ static int prog_pin(struct loader *l, struct bpf_program *prog, const char *name
 	return err;
 }
 
+/* The cgroup v2 root from /proc/mounts (/sys/fs/cgroup/unified on
+ * hybrid hosts, /sys/fs/cgroup on pure v2 ones). */
+static int cgroup2_root_open(void)
+{
+	char dev[256], dir[PATH_MAX], type[64], line[PATH_MAX + 512];
+	FILE *f = fopen("/proc/mounts", "re");
+	int fd = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) != 3 ||
+		    strcmp(type, "cgroup2"))
+			continue;
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		break;
+	}
+	fclose(f);
+	return fd;
+}
+
+/* Flow-process correlation: the socket hooks, sharing the pinned maps;
+ * the cgroup programs on the cgroup v2 root see every process. */
+static int sock_start(struct loader *l, enum ps_scope scope)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
+	struct bpf_program *cg[LOADER_SOCK_LINKS];
+	int err, i;
+
+	l->sock = sock_bpf__open_opts(&opts);
+	if (!l->sock) {
+		err = -errno;
+		fprintf(stderr, "podsentryd: open sock.bpf.o: %s\n", strerror(-err));
+		return err;
+	}
+	l->sock->rodata->scope = scope;
+	err = sock_bpf__load(l->sock);
+	if (err) {
+		fprintf(stderr, "podsentryd: load sock.bpf.o: %s\n", strerror(-err));
+		return err;
+	}
+	l->cgroup_fd = cgroup2_root_open();
+	if (l->cgroup_fd < 0) {
+		err = l->cgroup_fd;
+		fprintf(stderr, "podsentryd: cgroup v2 root (from /proc/mounts): %s\n",
+			strerror(-err));
+		return err;
+	}
+	cg[0] = l->sock->progs.ps_connect4;
+	cg[1] = l->sock->progs.ps_connect6;
+	cg[2] = l->sock->progs.ps_sendmsg4;
+	cg[3] = l->sock->progs.ps_sendmsg6;
+	for (i = 0; i < LOADER_SOCK_LINKS; i++) {
+		l->sock_links[i] = bpf_program__attach_cgroup(cg[i], l->cgroup_fd);
+		if (!l->sock_links[i]) {
+			err = -errno;
+			fprintf(stderr, "podsentryd: attach %s to the cgroup v2 root: %s\n",
+				bpf_program__name(cg[i]), strerror(-err));
+			return err;
+		}
+	}
+	err = sock_bpf__attach(l->sock);
+	if (err)
+		fprintf(stderr, "podsentryd: attach socket tracepoints: %s\n",
+			strerror(-err));
+	return err;
+}
+
 int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
@@ -149,7 +220,7 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns)
 			strerror(-err));
 		return err;
 	}
-	return 0;
+	return sock_start(l, scope);
 }
 
 int loader_map_fd(struct loader *l, const char *name)
@@ -177,6 +248,8 @@ void loader_stop(struct loader *l)
 			obj_unpin(l->proc->obj);
 		if (l->flow)
 			obj_unpin(l->flow->obj);
+		if (l->sock)
+			obj_unpin(l->sock->obj);
 		snprintf(path, sizeof(path), "%s/%s", l->dir, PS_PIN_PROG_TC_INGRESS);
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/%s", l->dir, PS_PIN_PROG_TC_EGRESS);
@@ -185,8 +258,17 @@ void loader_stop(struct loader *l)
 		unlink(path);
 		rmdir(l->dir);
 	}
+	for (int i = 0; i < LOADER_SOCK_LINKS; i++) {
+		bpf_link__destroy(l->sock_links[i]);
+		l->sock_links[i] = NULL;
+	}
+	if (l->cgroup_fd > 0)
+		close(l->cgroup_fd);
+	l->cgroup_fd = -1;
 	process_bpf__destroy(l->proc);
 	flow_bpf__destroy(l->flow);
+	sock_bpf__destroy(l->sock);
+	l->sock = NULL;
 	l->proc = NULL;
 	l->flow = NULL;
 	if (l->dir_fd >= 0)

@@ -13,12 +13,19 @@
 
 struct process_bpf;
 struct flow_bpf;
+struct sock_bpf;
+struct bpf_link;
+
+#define LOADER_SOCK_LINKS 4 /* cgroup connect4/6, sendmsg4/6 */
 
 struct loader {
 	char *dir;
 	int dir_fd; /* holds the flock */
 	struct process_bpf *proc;
 	struct flow_bpf *flow;
+	struct sock_bpf *sock;
+	struct bpf_link *sock_links[LOADER_SOCK_LINKS];
+	int cgroup_fd; /* cgroup v2 root the sock programs are attached to */
 	bool keep_pins;
 };
 

@@ -20,15 +20,18 @@
 
 #include "podsentry.h"
 #include "node/export.h"
+#include "node/config.h"
+#include "node/detect.h"
 #include "node/flows.h"
 #include "node/loader.h"
 #include "node/podlog.h"
 #include "node/pods.h"
 #include "node/proc_cache.h"
 #include "node/records.h"
+#include "node/sockets.h"
 
 #define PROC_GRACE_NS (60ULL * 1000000000ULL)
-#define PROC_MAX_GONE 16384
+#define PROC_MAX_GONE 8192
 
 static const char usage_text[] =
 "Usage: podsentryd [OPTIONS]\n"
@@ -47,6 +50,11 @@ static const char usage_text[] =
 "  --flow-update SEC  report long flows every SEC seconds (default 30)\n"
 "  --flow-idle SEC    end flows idle for SEC seconds (default 60)\n"
 "  --node-name NAME   node name in records and exec ids (default: hostname)\n"
+"  --config FILE      detection rules, allow-lists and tunables (JSON);\n"
+"                     an invalid file stops the daemon\n"
+"  --alerts FILE|-    also write alert records to FILE; SIGHUP reopens it\n"
+"  --state-file FILE  learned baseline and open alerts, kept across restarts\n"
+"                     (default " DETECT_STATE_DEFAULT ")\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
 "  -v, --verbose      libbpf and debug messages on stderr\n"
 "  -h, --help         this text\n"
@@ -63,6 +71,7 @@ struct options {
 	const char *export;
 	const char *node;
 	const char *log_dir;
+	const char *config, *alerts, *state_file;
 	__u64 flow_update_ns;
 	__u64 flow_idle_ns;
 	enum ps_scope scope;
@@ -75,6 +84,8 @@ struct daemon {
 	struct loader loader;
 	struct exporter out;
 	struct podlog *podlog;
+	struct det_config cfg;
+	struct detect *detect;
 	struct flow_table *flows;
 	struct record_ctx rc;
 	struct proc_cache *procs;
@@ -119,6 +130,9 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "log-dir", required_argument, NULL, 'L' },
 		{ "flow-update", required_argument, NULL, 'U' },
 		{ "flow-idle", required_argument, NULL, 'I' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "alerts", required_argument, NULL, 'A' },
+		{ "state-file", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -128,6 +142,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->bpffs = PS_BPFFS_DEFAULT;
 	o->state_dir = PS_STATE_DIR_DEFAULT;
 	o->export = "-";
+	o->state_file = DETECT_STATE_DEFAULT;
 	o->scope = PS_SCOPE_PODS;
 	o->flow_update_ns = 30ULL * 1000000000ULL;
 	o->flow_idle_ns = 60ULL * 1000000000ULL;
@@ -140,6 +155,9 @@ static int options_parse(struct options *o, int argc, char **argv)
 		case 'n': o->node = optarg; break;
 		case 'k': o->keep_pins = true; break;
 		case 'L': o->log_dir = optarg; break;
+		case 'C': o->config = optarg; break;
+		case 'A': o->alerts = optarg; break;
+		case 'T': o->state_file = optarg; break;
 		case 'U':
 		case 'I':
 			if (seconds_parse(optarg, c == 'U' ? &o->flow_update_ns
@@ -220,6 +238,7 @@ static void emit_pod(struct daemon *d, struct json_object *rec, __u32 netns)
 	exporter_write(&d->out, rec);
 	if (d->podlog && json_object_object_get_ex(rec, "pod", NULL))
 		podlog_write(d->podlog, &d->rc, netns, rec);
+	detect_record(d->detect, rec, netns);
 	json_object_put(rec);
 }
 
@@ -269,6 +288,10 @@ static void on_exec(struct daemon *d, const struct ps_exec_event *e)
 	rec = record_new(&d->rc, "process_exec", e->hdr.ktime);
 	record_add_pod(&d->rc, rec, p->netns_ino);
 	json_object_object_add(rec, "process", process_json(&d->rc, p));
+	if (e->flags & PS_EXEC_PARENT_OTHER_NETNS) /* entered from outside */
+		json_object_object_add(json_object_object_get(rec, "process"),
+				       "parent_netns",
+				       json_object_new_int64(e->parent_netns_ino));
 	pp = proc_cache_get(d->procs, &p->parent);
 	if (pp) {
 		json_object_object_add(rec, "parent", process_brief_json(&d->rc, pp));
@@ -349,6 +372,13 @@ static int on_event(void *ctx, void *data, size_t len)
 			goto bad;
 		flows_event(d->flows, data);
 		return 0;
+	case PS_EV_CONNECT:
+	case PS_EV_ACCEPT:
+	case PS_EV_LISTEN:
+	case PS_EV_INHERIT:
+		if (sockets_event(data, len))
+			goto bad;
+		return 0;
 	}
 bad:
 	d->bad_events++;
@@ -422,7 +452,7 @@ static int run(struct daemon *d)
 
 	while (!stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, -1), i;
+		int n = epoll_wait(ep, evs, 4, PS_RB_POLL_MS), i;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -430,6 +460,8 @@ static int run(struct daemon *d)
 			err = -errno;
 			break;
 		}
+		if (n == 0) /* records queued without a wakeup */
+			ring_buffer__consume(d->rb);
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
@@ -443,7 +475,9 @@ static int run(struct daemon *d)
 				record_clock_sync(&d->rc);
 				drops_report(d);
 				flows_sweep(d->flows, clock_boot_ns(), 0);
+				sockets_tick(clock_boot_ns());
 				proc_cache_reap(d->procs, clock_boot_ns());
+				detect_tick(d->detect);
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
 
@@ -454,6 +488,7 @@ static int run(struct daemon *d)
 						fprintf(stderr, "podsentryd: reopen %s: %s\n",
 							d->out.path, strerror(errno));
 					podlog_reopen(d->podlog);
+					detect_reopen(d->detect);
 				} else {
 					stop = true;
 				}
@@ -478,6 +513,32 @@ out:
 	return err;
 }
 
+/* The detection config: validated before anything starts. */
+static int detect_setup(struct daemon *d)
+{
+	char msg[1024];
+
+	config_defaults(&d->cfg);
+	if (d->opt.config && config_load(&d->cfg, d->opt.config, msg, sizeof(msg))) {
+		fprintf(stderr, "%s\n", msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int detect_start(struct daemon *d)
+{
+	struct detect_opts o = {
+		.cfg = &d->cfg, .rc = &d->rc, .alerts_path = d->opt.alerts,
+		.state_file = d->opt.state_file, .bpffs = d->opt.bpffs,
+		.emit = flow_emit, .arg = d,
+	};
+	int err = 0;
+
+	d->detect = detect_new(&o, &err);
+	return d->detect ? 0 : err;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {};
@@ -495,6 +556,8 @@ int main(int argc, char **argv)
 		libbpf_set_print(libbpf_print);
 	else
 		libbpf_set_print(NULL);
+	if (detect_setup(&d))
+		return 1;
 
 	err = exporter_open(&d.out, d.opt.export);
 	if (err) {
@@ -553,6 +616,12 @@ int main(int argc, char **argv)
 		goto out_pods;
 	}
 	record_clock_sync(&d.rc);
+	err = sockets_init(&d.rc, &d.loader, d.flows, flow_emit, &d);
+	if (err)
+		goto out_pods;
+	err = detect_start(&d);
+	if (err)
+		goto out_pods;
 	d.drops_fd = loader_map_fd(&d.loader, PS_PIN_DROPS);
 	events_fd = loader_map_fd(&d.loader, PS_PIN_EVENTS);
 	d.rb = ring_buffer__new(events_fd, on_event, &d, NULL);
@@ -564,7 +633,10 @@ int main(int argc, char **argv)
 	err = run(&d);
 	ring_buffer__free(d.rb);
 out_pods:
+	sockets_exit();
 	flows_free(d.flows);
+	detect_free(d.detect);
+	d.detect = NULL;
 	pods_close(d.pods);
 out_cache:
 	proc_cache_free(d.procs);

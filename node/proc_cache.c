@@ -154,8 +154,18 @@ static void id_unlink(struct proc_cache *c, struct proc *p)
 	}
 }
 
+void proc_cache_hold(struct proc_cache *c, const struct ps_exec_id *id,
+		     __u64 until)
+{
+	struct proc *p = proc_cache_get(c, id);
+
+	if (p && p->hold_until < until)
+		p->hold_until = until;
+}
+
 void proc_cache_reap(struct proc_cache *c, __u64 now)
 {
+	__u32 requeued = 0;
 	struct proc *p;
 
 	while ((p = c->gone_head) &&
@@ -164,6 +174,12 @@ void proc_cache_reap(struct proc_cache *c, __u64 now)
 		if (!c->gone_head)
 			c->gone_tail = NULL;
 		c->n_gone--;
+		if (p->hold_until > now && c->n_gone < c->max_gone &&
+		    requeued++ < c->n_gone + 1) {
+			/* still held: another grace period from now */
+			gone_push(c, p, now);
+			continue;
+		}
 		id_unlink(c, p);
 		c->count--;
 		proc_free(p);
@@ -279,6 +295,7 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
+	struct ps_proc kv;
 	int n = 0;
 
 	if (!d)
@@ -293,6 +310,13 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 		p = proc_from_procfs(pid);
 		if (!p)
 			continue; /* exited meanwhile */
+		/* a daemon restarted with kept pins: the kernel knows this
+		 * exec already, and flows and sockets carry its exec id */
+		if (procs_fd >= 0 && !bpf_map_lookup_elem(procs_fd, &(__u32){ pid }, &kv) &&
+		    !(kv.flags & PS_PROC_CLONE) && kv.exec.pid == pid && kv.exec.ktime) {
+			p->id = kv.exec;
+			p->parent = kv.parent;
+		}
 		proc_cache_add(c, p);
 		n++;
 	}
@@ -307,8 +331,8 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 			struct ps_proc v = {};
 			__u32 key = p->pid;
 
-			if (!p->procfs)
-				continue;
+			if (!p->procfs || p->parent.ktime)
+				continue; /* parent known from the kernel */
 			pp = proc_cache_by_pid(c, p->ppid);
 			p->parent.pid = p->ppid;
 			if (pp)

@@ -27,6 +27,7 @@ struct proc {
 	bool procfs;  /* learned from /proc, not from an exec event */
 	bool exited;
 	__u64 gone_ktime; /* exit or replacement time */
+	__u64 hold_until; /* kept at least until then (owns open sockets) */
 	struct proc *id_next, *pid_next, *gone_next;
 };
 
@@ -42,7 +43,13 @@ struct proc *proc_cache_get(struct proc_cache *c, const struct ps_exec_id *id);
 struct proc *proc_cache_by_pid(struct proc_cache *c, __u32 pid);
 /* Mark exited; it is freed after the grace period. */
 void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime);
-/* Free what has been gone longer than the grace period. */
+/* Keep an exited process at least until `until` (boot ns), beyond the
+ * grace period: it owns sockets whose flows will still name it. */
+void proc_cache_hold(struct proc_cache *c, const struct ps_exec_id *id,
+		     __u64 until);
+/* Free what has been gone longer than the grace period (and is not held;
+ * held ones go back to the end of the queue, unless the gone limit is
+ * exceeded). */
 void proc_cache_reap(struct proc_cache *c, __u64 now_ktime);
 __u32 proc_cache_count(const struct proc_cache *c);
 

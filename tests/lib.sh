@@ -20,7 +20,7 @@ PODSENTRYD=${PODSENTRYD:-$B/podsentryd}
 PODSENTRY_CNI=${PODSENTRY_CNI:-$B/podsentry-cni}
 mkdir -p "$T"
 # a test that ends early does not leave its daemon running
-trap '[ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null; wait 2>/dev/null' EXIT
+trap '[ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null' EXIT
 
 ok() { echo "ok $1"; }
 fail() { echo "not ok $1: ${*:2}"; echo "FAIL $1: ${*:2}" >&2; }
@@ -53,10 +53,13 @@ netns_ino() { stat -L -c %i "/run/netns/$1"; }
 # $T/export.json (unless --export is given); waits until it is ready.
 # Sets DAEMON_PID; the daemon's stderr goes to $T/daemon.log.
 daemon_start() {
-	local export=(--export "$T/export.json") a ready
-	for a in "$@"; do [ "$a" = --export ] && export=(); done
+	local export=(--export "$T/export.json") state=(--state-file "$T/detect-state.json") a ready
+	for a in "$@"; do
+		[ "$a" = --export ] && export=()
+		[ "$a" = --state-file ] && state=()
+	done
 	ready=$(grep -c 'podsentryd: ready' "$T/daemon.log" 2>/dev/null)
-	"$PODSENTRYD" --bpffs "$BPFFS" "${export[@]}" "$@" 2>>"$T/daemon.log" \
+	"$PODSENTRYD" --bpffs "$BPFFS" "${export[@]}" "${state[@]}" "$@" 2>>"$T/daemon.log" \
 		>>"$T/daemon.stdout" &
 	DAEMON_PID=$!
 	if ! _daemon_wait_ready "${ready:-0}"; then

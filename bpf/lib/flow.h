@@ -13,6 +13,7 @@
 #include "lib/maps.h"
 #include "lib/pkt.h"
 #include "lib/l4.h"
+#include "lib/sock.h"
 
 /* Sums the per-CPU element counters of a hash map (kernel 6.6+). */
 extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
@@ -66,6 +67,7 @@ struct ps_flow_pkt {
 	__u32 segs;  /* 1, or the GSO segment count */
 	bool from_pod;
 	__u8 verdict; /* enum ps_flow_verdict: what happened to the packet */
+	__u32 netns;  /* the pod's netns inode: socks lookups, 0 = none */
 };
 
 static __always_inline void flow_key_of(struct ps_flow_key *k,
@@ -89,9 +91,10 @@ static __always_inline void flow_key_of(struct ps_flow_key *k,
 	}
 }
 
+/* One event: `ktime` is the precise boot-clock time of the event. */
 static __always_inline void flow_emit(const struct ps_flow_key *k,
 				      const struct ps_flow *f, __u32 type,
-				      __u32 reason)
+				      __u32 reason, __u64 ktime)
 {
 	struct ps_flow_event *e;
 
@@ -102,11 +105,11 @@ static __always_inline void flow_emit(const struct ps_flow_key *k,
 	}
 	e->hdr.type = type;
 	e->hdr.cpu = bpf_get_smp_processor_id();
-	e->hdr.ktime = bpf_ktime_get_boot_ns();
+	e->hdr.ktime = ktime;
 	e->key = *k;
 	e->reason = reason;
 	e->flow = *f;
-	bpf_ringbuf_submit(e, 0);
+	events_submit(e, sizeof(*e));
 }
 
 /* TCP state after a packet with these flags; returns the end reason when
@@ -135,16 +138,18 @@ static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags)
 }
 
 /* A fresh entry for the first packet of a flow (or of a new connection
- * on the tuple of a closed one). */
+ * on the tuple of a closed one). It starts at the precise time `boot`,
+ * which also tells connections on one tuple apart; last_seen moves on
+ * with the coarse clock and never goes below it. */
 static __always_inline void flow_init(struct ps_flow *f, const struct ps_pkt *p,
-				      const struct ps_flow_pkt *fp)
+				      const struct ps_flow_pkt *fp, __u64 boot)
 {
 	__u8 sender = fp->from_pod ? PS_SIDE_POD : PS_SIDE_PEER;
 	__u8 receiver = fp->from_pod ? PS_SIDE_PEER : PS_SIDE_POD;
 
 	__builtin_memset(f, 0, sizeof(*f));
-	f->first_seen = fp->now;
-	f->last_seen = fp->now;
+	f->first_seen = boot;
+	f->last_seen = boot;
 	f->last_report = fp->now;
 	if (fp->from_pod) {
 		f->packets_out = fp->segs;
@@ -200,9 +205,13 @@ static __always_inline int flow_start(const struct ps_flow_key *k,
 	__s64 grow = how == BPF_NOEXIST ? 1 : 0;
 	struct ps_flow f;
 	__s64 before, after;
+	__u64 boot;
 	int end, err;
 
-	flow_init(&f, p, fp);
+	boot = bpf_ktime_get_boot_ns();
+	flow_init(&f, p, fp, boot);
+	if (fp->netns)
+		sock_owner_of(k, fp->netns, f.first_seen, &f.owner);
 	end =
 	    p->proto == PS_IPPROTO_TCP ? flow_tcp_state(&f, p->tcp_flags) : -1;
 	before = bpf_map_sum_elem_count((struct bpf_map *)&flows);
@@ -214,9 +223,9 @@ static __always_inline int flow_start(const struct ps_flow_key *k,
 	}
 	after = bpf_map_sum_elem_count((struct bpf_map *)&flows);
 	flow_evictions_count(before + grow - after);
-	flow_emit(k, &f, PS_EV_FLOW_START, PS_FLOW_R_NEW);
+	flow_emit(k, &f, PS_EV_FLOW_START, PS_FLOW_R_NEW, boot);
 	if (end >= 0)
-		flow_emit(k, &f, PS_EV_FLOW_END, end);
+		flow_emit(k, &f, PS_EV_FLOW_END, end, boot);
 	flow_clock_check(fp->now);
 	return 0;
 }
@@ -246,6 +255,10 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 		if (!f)
 			return;
 	}
+	/* its socket may have been established after its first packet */
+	if (!f->owner.pid && fp->netns &&
+	    f->packets_out + f->packets_in < PS_OWNER_RETRY_PKTS)
+		sock_owner_of(k, fp->netns, f->first_seen, &f->owner);
 	if (p->proto == PS_IPPROTO_TCP) {
 		__u8 *seen =
 		    fp->from_pod ? &f->tcp_flags_out : &f->tcp_flags_in;
@@ -266,7 +279,7 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 	if (f->verdict != fp->verdict)
 		f->verdict = fp->verdict;
 	if (end >= 0) {
-		flow_emit(k, f, PS_EV_FLOW_END, end);
+		flow_emit(k, f, PS_EV_FLOW_END, end, bpf_ktime_get_boot_ns());
 		return;
 	}
 	if (f->state == PS_FLOW_NEW && p->proto != PS_IPPROTO_TCP &&
@@ -275,7 +288,8 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 	if (update_ns && f->state != PS_FLOW_CLOSED &&
 	    (__s64)(fp->now - f->last_report) >= (__s64)update_ns) {
 		f->last_report = fp->now;
-		flow_emit(k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC);
+		flow_emit(k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
+			  bpf_ktime_get_boot_ns());
 	}
 }
 

@@ -89,6 +89,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } parse_errors SEC(".maps");
 
+/* flow-process correlation (sock.bpf.c writes, the TC programs read) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_SOCKS);
+	__type(key, struct ps_sock_key);
+	__type(value, struct ps_sock_owner);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_LISTENERS);
+	__type(key, struct ps_listen_key);
+	__type(value, struct ps_listener);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_SOCK_PENDING);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct ps_sock_pending);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_pending SEC(".maps");
+
 static __always_inline void parse_error_count(enum ps_parse_error reason)
 {
 	__u32 key = reason;
@@ -96,6 +121,21 @@ static __always_inline void parse_error_count(enum ps_parse_error reason)
 
 	if (n)
 		*n += 1;
+}
+
+/* Submit a ring-buffer record, waking the daemon only once a batch is
+ * queued: a wakeup per event would cost a context switch per exec or
+ * flow. The daemon also polls every PS_RB_POLL_MS, so a lone record
+ * waits at most that long. */
+static __always_inline void events_submit(void *rec, __u64 size)
+{
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	/* wake once, when this record makes the queue cross the mark */
+	bpf_ringbuf_submit(rec, queued >= PS_RB_WAKEUP_BYTES &&
+					queued - size < PS_RB_WAKEUP_BYTES
+				? BPF_RB_FORCE_WAKEUP
+				: BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void drop_count(enum ps_drop_reason reason)

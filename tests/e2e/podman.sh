@@ -35,6 +35,7 @@ tar -C "$T/root" -cf "$T/root.tar" . &&
 	pm import "$T/root.tar" "$IMG" >/dev/null || { fail image "podman import failed"; exit 1; }
 
 cni_conflist
+mkdir -p /etc/cni/net.d
 cp "$CONFLIST" "/etc/cni/net.d/$NET.conflist"
 if ! daemon_start --state-dir "$STATE"; then
 	fail daemon_start "podsentryd did not start"

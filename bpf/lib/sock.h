@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Which process owns a flow: the TC programs look the flow's tuple up in
+ * the socks map that sock.bpf.c fills from socket hooks. A flow key and
+ * a socks key have one layout, the pod's netns inode standing in for the
+ * slot, so the lookup costs one copy and one hash lookup.
+ */
+#ifndef PS_BPF_SOCK_H
+#define PS_BPF_SOCK_H
+
+#include "podsentry.h"
+#include "lib/maps.h"
+
+#define PS_SOCK_IPPROTO_TCP 6
+#define PS_SOCK_IPPROTO_UDP 17
+
+/* A flow still without owner looks again for its first packets: the
+ * client's SYN leaves before its socket is established, the server's
+ * socket is established by the handshake's last ACK. */
+#ifndef PS_OWNER_RETRY_PKTS
+#define PS_OWNER_RETRY_PKTS 16
+#endif
+
+_Static_assert(__builtin_offsetof(struct ps_sock_key, local_addr) ==
+		       __builtin_offsetof(struct ps_flow_key, pod_addr),
+	       "socks key mirrors the flow key");
+_Static_assert(__builtin_offsetof(struct ps_sock_key, remote_port) ==
+		       __builtin_offsetof(struct ps_flow_key, peer_port),
+	       "socks key mirrors the flow key");
+
+/* Copy the owner of flow `k` (of the pod in netns `netns`, started at
+ * boot-clock `first_seen`) to `owner`; false when no socket of a watched
+ * process has this tuple. A socket closed before the flow started is a
+ * previous connection on a reused tuple, not this flow's. */
+static __always_inline bool sock_owner_of(const struct ps_flow_key *k,
+					  __u32 netns, __u64 first_seen,
+					  struct ps_exec_id *owner)
+{
+	struct ps_sock_owner *o;
+	struct ps_sock_key sk;
+
+	if (k->proto != PS_SOCK_IPPROTO_TCP && k->proto != PS_SOCK_IPPROTO_UDP)
+		return false;
+	__builtin_memcpy(&sk, k, sizeof(sk));
+	sk.netns_ino = netns;
+	if (k->proto == PS_SOCK_IPPROTO_UDP)
+		__builtin_memset(&sk.local_addr, 0, sizeof(sk.local_addr));
+	o = bpf_map_lookup_elem(&socks, &sk);
+	if (!o || (o->closed_at && o->closed_at < first_seen))
+		return false;
+	*owner = o->exec;
+	return true;
+}
+
+#endif

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Flow-process correlation: which exec owns each TCP/UDP socket of a
+ * watched pod, written to the socks map under the same tuple the TC flow
+ * programs see, so that a flow is stamped with its process in the kernel.
+ *
+ * TCP connect: cgroup/connect4|6 remembers the caller by socket cookie
+ * (the source port is not chosen yet); inet_sock_set_state completes the
+ * tuple at SYN_SENT -> ESTABLISHED (or CLOSE: failed). Passive opens
+ * (SYN_RECV -> ESTABLISHED, in softirq) belong to the process listening
+ * on the port (listeners map, written at LISTEN). UDP: cgroup/sendmsg4|6
+ * for datagrams with an address, sock_send_length for connected sockets.
+ * CLOSE only marks the entry; the daemon deletes it PS_SOCK_LINGER_NS
+ * later, so late packets still match. One ring-buffer event per connect,
+ * accept, listen and UDP destination, never one per packet.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "podsentry.h"
+#include "lib/maps.h"
+#include "lib/task.h"
+#include "lib/sock.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 scope = PS_SCOPE_PODS;
+
+#define PS_AF_INET 2
+#define PS_AF_INET6 10
+#define PS_SOCK_STREAM 1
+#define PS_SOCK_DGRAM 2
+#define PS_SEEN_STEP_NS 1000000000ULL
+
+/* TCP states as in include/net/tcp_states.h */
+enum {
+	PS_TCP_ESTABLISHED = 1,
+	PS_TCP_SYN_SENT = 2,
+	PS_TCP_SYN_RECV = 3,
+	PS_TCP_CLOSE = 7,
+	PS_TCP_LISTEN = 10,
+};
+
+static __always_inline bool netns_watched(__u32 ino)
+{
+	struct ps_pod *pod;
+
+	if (scope == PS_SCOPE_ALL)
+		return true;
+	pod = bpf_map_lookup_elem(&pods, &ino);
+	return pod && (pod->flags & PS_POD_MONITOR);
+}
+
+/* The calling process, when it is watched and its exec is known. */
+static __always_inline bool current_owner(struct ps_sock_pending *o)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ps_proc *p;
+
+	o->netns_ino = task_netns_ino(t);
+	if (!netns_watched(o->netns_ino))
+		return false;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p) {
+		drop_count(PS_DROP_SOCK_NO_PROC);
+		return false;
+	}
+	o->exec = p->exec;
+	o->tgid = tgid;
+	return true;
+}
+
+static __always_inline void sock_emit(__u32 type, const struct ps_sock_key *k,
+				      const struct ps_exec_id *exec, __u32 tgid,
+				      const struct ps_exec_id *holder,
+				      __u32 flags)
+{
+	struct ps_sock_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		drop_count(PS_DROP_RB_SOCK);
+		return;
+	}
+	e->hdr.type = type;
+	e->hdr.cpu = bpf_get_smp_processor_id();
+	e->hdr.ktime = bpf_ktime_get_boot_ns();
+	e->key = *k;
+	e->tgid = tgid;
+	e->exec = *exec;
+	if (holder)
+		e->holder = *holder;
+	else
+		__builtin_memset(&e->holder, 0, sizeof(e->holder));
+	e->flags = flags;
+	e->pad = 0;
+	events_submit(e, sizeof(*e));
+}
+
+static __always_inline bool v4_mapped(const __be32 *w)
+{
+	return !w[0] && !w[1] && w[2] == bpf_htonl(0xffff);
+}
+
+/* The tuple of a socket as its process sees it. v4-mapped IPv6 sockets
+ * carry IPv4 packets: they get IPv4 keys, as the packets do. */
+static __always_inline bool sock_key_of(const struct sock *sk,
+					struct ps_sock_key *k, __u8 proto)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k->proto = proto;
+	/* at CLOSE the port is released (skc_num 0) before the tracepoint
+	 * runs; inet_sport keeps it */
+	k->local_port = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	if (!k->local_port)
+		k->local_port =
+			BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+	k->remote_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	if (family == PS_AF_INET) {
+		k->family = PS_AF_INET;
+		k->local_addr.w[0] = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		k->remote_addr.w[0] = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	} else if (family == PS_AF_INET6) {
+		BPF_CORE_READ_INTO(&k->local_addr, sk,
+				   __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&k->remote_addr, sk,
+				   __sk_common.skc_v6_daddr);
+		if (v4_mapped(k->remote_addr.w) &&
+		    (v4_mapped(k->local_addr.w) || !k->local_addr.w[3])) {
+			k->family = PS_AF_INET;
+			k->local_addr.w[0] = k->local_addr.w[3];
+			k->remote_addr.w[0] = k->remote_addr.w[3];
+			k->local_addr.w[1] = k->local_addr.w[2] =
+				k->local_addr.w[3] = 0;
+			k->remote_addr.w[1] = k->remote_addr.w[2] =
+				k->remote_addr.w[3] = 0;
+		} else {
+			k->family = PS_AF_INET6;
+		}
+	} else {
+		return false;
+	}
+	if (proto == PS_SOCK_IPPROTO_UDP)
+		__builtin_memset(&k->local_addr, 0, sizeof(k->local_addr));
+	return true;
+}
+
+static __always_inline void socks_put(const struct ps_sock_key *k,
+				      const struct ps_exec_id *exec, __u32 tgid,
+				      __u32 flags, __u64 now)
+{
+	struct ps_sock_owner o = {
+		.exec = *exec,
+		.tgid = tgid,
+		.flags = flags,
+		.seen = now,
+		.closed_at = (flags & PS_SOCK_FAILED) ? now : 0,
+	};
+
+	if (bpf_map_update_elem(&socks, k, &o, BPF_ANY))
+		drop_count(PS_DROP_SOCKS_FULL);
+}
+
+/* ---- TCP connect and connected UDP: who called connect() ---- */
+static __always_inline int connect_begin(struct bpf_sock_addr *ctx)
+{
+	struct ps_sock_pending o;
+	__u64 cookie;
+
+	if (ctx->type != PS_SOCK_STREAM && ctx->type != PS_SOCK_DGRAM)
+		return 1;
+	if (!current_owner(&o))
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	if (bpf_map_update_elem(&sock_pending, &cookie, &o, BPF_ANY))
+		drop_count(PS_DROP_SOCKS_FULL);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int ps_connect4(struct bpf_sock_addr *ctx)
+{
+	return connect_begin(ctx);
+}
+
+SEC("cgroup/connect6")
+int ps_connect6(struct bpf_sock_addr *ctx)
+{
+	return connect_begin(ctx);
+}
+
+/* SYN_SENT -> ESTABLISHED (flags 0) or -> CLOSE (PS_SOCK_FAILED): the
+ * source port is known now. */
+static __always_inline void connect_done(const struct sock *sk, __u32 flags)
+{
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct ps_sock_pending *p, o;
+	struct ps_sock_key k;
+
+	p = bpf_map_lookup_elem(&sock_pending, &cookie);
+	if (!p)
+		return;
+	o = *p;
+	bpf_map_delete_elem(&sock_pending, &cookie);
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return;
+	flags |= PS_SOCK_CONNECT;
+	socks_put(&k, &o.exec, o.tgid, flags, bpf_ktime_get_boot_ns());
+	sock_emit(PS_EV_CONNECT, &k, &o.exec, o.tgid, NULL, flags);
+}
+
+/* ---- TCP listen and accept ---- */
+static __always_inline void listen_key_of(const struct ps_sock_key *k,
+					  struct ps_listen_key *lk)
+{
+	lk->netns_ino = k->netns_ino;
+	lk->proto = k->proto;
+	lk->pad = 0;
+	lk->port = k->local_port;
+}
+
+static __always_inline void listen_start(const struct sock *sk)
+{
+	struct ps_sock_pending o;
+	struct ps_listen_key lk;
+	struct ps_listener l = {};
+	struct ps_sock_key k;
+
+	if (!current_owner(&o) || !sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return;
+	listen_key_of(&k, &lk);
+	l.exec = o.exec;
+	l.tgid = o.tgid;
+	if (bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY))
+		drop_count(PS_DROP_SOCKS_FULL);
+	sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
+}
+
+static __always_inline void listen_end(const struct sock *sk)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ps_listen_key lk;
+	struct ps_listener *l;
+	struct ps_sock_key k;
+
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return;
+	listen_key_of(&k, &lk);
+	l = bpf_map_lookup_elem(&listeners, &lk);
+	/* another process may listen on the port too (SO_REUSEPORT) */
+	if (l && l->tgid == tgid)
+		bpf_map_delete_elem(&listeners, &lk);
+}
+
+/* SYN_RECV -> ESTABLISHED, in softirq: the listener's process. */
+static __always_inline void accept_done(const struct sock *sk)
+{
+	struct ps_listen_key lk;
+	struct ps_listener *l;
+	struct ps_sock_key k;
+
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return;
+	listen_key_of(&k, &lk);
+	l = bpf_map_lookup_elem(&listeners, &lk);
+	if (!l)
+		return;
+	socks_put(&k, &l->exec, l->tgid, PS_SOCK_ACCEPT,
+		  bpf_ktime_get_boot_ns());
+	sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL, PS_SOCK_ACCEPT);
+}
+
+/* Any other -> CLOSE: keep the entry, mark it for deferred deletion. */
+static __always_inline void sock_closed(const struct sock *sk)
+{
+	struct ps_sock_owner *o;
+	struct ps_sock_key k;
+
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return;
+	o = bpf_map_lookup_elem(&socks, &k);
+	if (o && !o->closed_at)
+		o->closed_at = bpf_ktime_get_boot_ns();
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ps_sock_state, const struct sock *sk, const int oldstate,
+	     const int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != PS_SOCK_IPPROTO_TCP)
+		return 0;
+	switch (newstate) {
+	case PS_TCP_ESTABLISHED:
+		if (oldstate == PS_TCP_SYN_SENT)
+			connect_done(sk, 0);
+		else if (oldstate == PS_TCP_SYN_RECV)
+			accept_done(sk);
+		break;
+	case PS_TCP_LISTEN:
+		listen_start(sk);
+		break;
+	case PS_TCP_CLOSE:
+		if (oldstate == PS_TCP_SYN_SENT)
+			connect_done(sk, PS_SOCK_FAILED);
+		else if (oldstate == PS_TCP_LISTEN)
+			listen_end(sk);
+		else
+			sock_closed(sk);
+		break;
+	}
+	return 0;
+}
+
+/* ---- UDP ---- */
+/* A datagram of a watched process to k's destination: a new entry and a
+ * CONNECT event the first time, else a refresh of `seen` (at most once a
+ * second: the daemon ends UDP entries unused for PS_SOCK_UDP_IDLE_NS). */
+static __always_inline void udp_sent(struct ps_sock_key *k, __u32 flags)
+{
+	struct ps_sock_pending o;
+	struct ps_sock_owner *cur;
+	__u64 now;
+
+	if (!current_owner(&o))
+		return;
+	k->netns_ino = o.netns_ino;
+	now = bpf_ktime_get_boot_ns();
+	cur = bpf_map_lookup_elem(&socks, k);
+	if (cur && cur->exec.ktime == o.exec.ktime &&
+	    cur->exec.pid == o.exec.pid) {
+		if (now - cur->seen > PS_SEEN_STEP_NS)
+			cur->seen = now;
+		return;
+	}
+	flags |= PS_SOCK_CONNECT;
+	socks_put(k, &o.exec, o.tgid, flags, now);
+	sock_emit(PS_EV_CONNECT, k, &o.exec, o.tgid, NULL, flags);
+}
+
+/* sendto/sendmsg with an address: the kernel's copy of it; the source
+ * port is bound already (inet_sendmsg autobinds before this hook). */
+SEC("cgroup/sendmsg4")
+int ps_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct ps_sock_key k = {};
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sk || ctx->type != PS_SOCK_DGRAM)
+		return 1;
+	k.family = PS_AF_INET;
+	k.proto = PS_SOCK_IPPROTO_UDP;
+	k.local_port = bpf_htons(sk->src_port);
+	k.remote_port = (__be16)ctx->user_port;
+	k.remote_addr.w[0] = ctx->user_ip4;
+	udp_sent(&k, PS_SOCK_UDP_SENDTO);
+	return 1;
+}
+
+SEC("cgroup/sendmsg6")
+int ps_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct ps_sock_key k = {};
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sk || ctx->type != PS_SOCK_DGRAM)
+		return 1;
+	k.proto = PS_SOCK_IPPROTO_UDP;
+	k.local_port = bpf_htons(sk->src_port);
+	k.remote_port = (__be16)ctx->user_port;
+	k.remote_addr.w[0] = ctx->user_ip6[0];
+	k.remote_addr.w[1] = ctx->user_ip6[1];
+	k.remote_addr.w[2] = ctx->user_ip6[2];
+	k.remote_addr.w[3] = ctx->user_ip6[3];
+	if (v4_mapped(k.remote_addr.w)) {
+		k.family = PS_AF_INET;
+		k.remote_addr.w[0] = k.remote_addr.w[3];
+		k.remote_addr.w[1] = k.remote_addr.w[2] =
+			k.remote_addr.w[3] = 0;
+	} else {
+		k.family = PS_AF_INET6;
+	}
+	udp_sent(&k, PS_SOCK_UDP_SENDTO);
+	return 1;
+}
+
+/* Connected UDP: the cgroup sendmsg hooks do not run for it, and at
+ * connect() the source port is not bound yet. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ps_sock_send, struct sock *sk, int ret, int flags)
+{
+	struct ps_sock_key k;
+
+	if (ret <= 0 || BPF_CORE_READ(sk, sk_protocol) != PS_SOCK_IPPROTO_UDP)
+		return 0;
+	if (!BPF_CORE_READ(sk, __sk_common.skc_dport))
+		return 0; /* with an address: cgroup/sendmsg saw it */
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_UDP))
+		return 0;
+	udp_sent(&k, 0);
+	return 0;
+}
+
+/* A TCP socket read by another exec than the one that opened it, in the
+ * same process (execve kept the descriptor: nc -e, inetd-style
+ * servers): report the new holder once. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ps_sock_recv, struct sock *sk, int ret, int flags)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ps_sock_owner *o;
+	struct ps_sock_key k;
+	struct ps_proc *p;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != PS_SOCK_IPPROTO_TCP)
+		return 0;
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return 0;
+	o = bpf_map_lookup_elem(&socks, &k);
+	if (!o || o->tgid != tgid || (o->flags & PS_SOCK_INHERITED))
+		return 0;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p || (p->exec.ktime == o->exec.ktime && p->exec.pid == o->exec.pid))
+		return 0;
+	o->flags |= PS_SOCK_INHERITED;
+	sock_emit(PS_EV_INHERIT, &k, &o->exec, tgid, &p->exec, o->flags);
+	return 0;
+}

@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Pod-to-pod TCP connect/request/response/close rate with podsentryd doing
+# full flow-process correlation (every connection logged: connect,
+# accept and two flow records) vs bare, alternated in one run; reports
+# the ratio (target >= 0.90, goal 0.95) and the share of flow records
+# that name their process. Bare: pods made by [bridge] alone with
+# podsentryd stopped; with: pods made by [bridge, podsentry-cni] and
+# podsentryd running.
+export PS_TEST_PREFIX=${PS_TEST_PREFIX:-bcr$(printf '%04x' $((RANDOM)))}
+export PS_TEST_TMP=/tmp/psbench-$PS_TEST_PREFIX
+export PS_TEST_BPFFS=/sys/fs/bpf/psbench-$PS_TEST_PREFIX
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../cni/lib-cni.sh"
+set -u
+CRR=$B/bench/crr
+N=${CRR_N:-20000}
+ROUNDS=${CRR_ROUNDS:-3}
+WORKERS=${CRR_WORKERS:-2}
+
+cleanup() {
+	daemon_stop 2>/dev/null
+	[ -n "${CRR_KEEP:-}" ] && cp "$T/export.json" "$T/daemon.log" "$CRR_KEEP/" # CRR_KEEP=DIR keeps the records
+	[ -n "${SRV_W:-}" ] && kill $SRV_W $SRV_B 2>/dev/null
+	if [ -n "${WITH:-}" ]; then
+		CONFLIST=$WITH; cni_del "${P}wa" "${P}wa" >/dev/null 2>&1; cni_del "${P}wb" "${P}wb" >/dev/null 2>&1
+		CONFLIST=$BARE; cni_del "${P}ba" "${P}ba" >/dev/null 2>&1; cni_del "${P}bb" "${P}bb" >/dev/null 2>&1
+	fi
+	for ns in wa wb ba bb; do ip netns del "$P$ns" 2>/dev/null; done
+	ip link del "${P}br" 2>/dev/null; ip link del "${P}bx" 2>/dev/null
+	rm -rf "$T" "$BPFFS"
+}
+trap cleanup EXIT
+
+daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
+cni_conflist && WITH=$T/with.conflist && mv "$CONFLIST" "$WITH"
+NET=${P}bnet BR=${P}bx
+cni_conflist '{}' 0 && BARE=$T/bare.conflist && mv "$CONFLIST" "$BARE"
+# pod NAME CONFLIST: a pod; prints its IP
+pod() {
+	local ns
+	ns=$(netns_add "$1") || return 1
+	CONFLIST=$2 cni_add "$ns" "$ns" eth0 "IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=$1" |
+		jq -r '.ips[0].address' | cut -d/ -f1
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1
+}
+IPW=$(pod wb "$WITH") && pod wa "$WITH" >/dev/null && IPB=$(pod bb "$BARE") && pod ba "$BARE" >/dev/null ||
+	{ echo "correlation_crr: pod setup failed" >&2; exit 1; }
+ip netns exec "${P}wb" "$CRR" server 7001 "$WORKERS" & SRV_W=$!
+ip netns exec "${P}bb" "$CRR" server 7001 "$WORKERS" & SRV_B=$!
+sleep 0.5
+rate() { ip netns exec "$P$1" "$CRR" client "$2" 7001 "$N" "$WORKERS" | awk '{print $6}' | tr -d '/s'; }
+rate wa "$IPW" >/dev/null # warm up both paths
+rate ba "$IPB" >/dev/null
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; } # utime + stime
+bare=() with=()
+for r in $(seq "$ROUNDS"); do
+	daemon_stop
+	bare+=("$(rate ba "$IPB")")
+	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
+	t0=$(cpu_ticks)
+	with+=("$(rate wa "$IPW")")
+	echo "round $r: bare ${bare[-1]}/s  with podsentryd ${with[-1]}/s  (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms)"
+done
+sleep 3
+daemon_stop
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+read -r total named <<<"$(jq -r 'select(.type=="flow" and .flow.final and .flow.protocol=="tcp"
+	and .flow.dst.port==7001) | (.process != null)' "$T/export.json" |
+	awk '{ n++; if ($1 == "true") p++ } END { print n+0, p+0 }')"
+conns=$(jq -r 'select(.type=="connect" and .socket.dst.port==7001) | 1' "$T/export.json" | wc -l)
+awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v n="$N" -v r="$ROUNDS" \
+	-v t="$total" -v a="$named" -v c="$conns" 'BEGIN {
+	printf "pod-to-pod connect/request/response/close: %d x %d rounds, median bare %.0f/s, with podsentryd %.0f/s\n", n, r, b, w
+	printf "ratio with/bare: %.3f (target >= 0.90, goal 0.95)\n", w / b
+	printf "attribution: %d of %d final flow records name their process (%.4f); %d connect records\n", a, t, t ? a / t : 0, c
+}'
