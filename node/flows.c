@@ -10,11 +10,16 @@
 
 #define FLOW_BUCKETS 65536 /* power of two */
 #define FLOW_LINGER_NS 3000000000ULL /* late packets after an end: last ACK, RST */
+/* A reported TCP flow stays in the kernel table this long, so that its
+ * stragglers (retransmitted FIN, late RST) update it instead of starting
+ * a ghost flow picked up midway. A new SYN on the tuple replaces it. */
+#define FLOW_TOMBSTONE_NS 30000000000ULL
 
 struct flow_entry {
 	struct ps_flow_key key;
 	struct ps_flow snap; /* latest counters known */
 	__u64 ended_at;	     /* 0 while open */
+	__u64 reported_at;   /* final record written: a tombstone until then */
 	__u32 end_reason;
 	struct flow_entry *next;
 };
@@ -221,24 +226,39 @@ static const char *reason_name(__u32 r)
 		       ? reason_names[r] : "unknown";
 }
 
-static void flow_finish(struct flow_table *t, struct flow_entry **pp,
-			const char *reason)
+static void flow_free(struct flow_entry **pp)
 {
 	struct flow_entry *e = *pp;
 
-	flow_record(t, e, reason, true);
-	t->st.ended++;
 	*pp = e->next;
 	free(e);
+}
+
+/* Write the final record; a flow that ended keeps a tombstone. */
+static void flow_finish(struct flow_table *t, struct flow_entry **pp,
+			const char *reason, __u64 now, bool tombstone)
+{
+	flow_record(t, *pp, reason, true);
+	t->st.ended++;
+	if (tombstone)
+		(*pp)->reported_at = now ? now : 1;
+	else
+		flow_free(pp);
 }
 
 void flows_event(struct flow_table *t, const struct ps_flow_event *ev)
 {
 	struct flow_entry **pp = flow_slot(t, &ev->key), *e = *pp;
 
-	if (e && e->ended_at && ev->hdr.type == PS_EV_FLOW_START) {
+	if (e && e->reported_at) {
+		if (ev->hdr.type != PS_EV_FLOW_START)
+			return; /* a straggler of a reported flow */
+		flow_free(pp); /* a new connection on the tuple */
+		pp = flow_slot(t, &ev->key);
+		e = NULL;
+	} else if (e && e->ended_at && ev->hdr.type == PS_EV_FLOW_START) {
 		/* a new connection on the tuple before the old one lingered out */
-		flow_finish(t, pp, reason_name(e->end_reason));
+		flow_finish(t, pp, reason_name(e->end_reason), 0, false);
 		pp = flow_slot(t, &ev->key);
 		e = NULL;
 	}
@@ -287,9 +307,19 @@ void flows_sweep(struct flow_table *t, __u64 now, int all)
 		while (*pp) {
 			struct flow_entry *e = *pp;
 			struct ps_flow f;
-			bool in_kernel = !bpf_map_lookup_elem(t->fd, &e->key, &f) &&
-					 f.first_seen == e->snap.first_seen;
+			bool in_kernel;
 
+			if (e->reported_at) {
+				if (all || now - e->reported_at > FLOW_TOMBSTONE_NS) {
+					kernel_forget(t, e);
+					flow_free(pp);
+				} else {
+					pp = &e->next;
+				}
+				continue;
+			}
+			in_kernel = !bpf_map_lookup_elem(t->fd, &e->key, &f) &&
+				    f.first_seen == e->snap.first_seen;
 			if (in_kernel)
 				e->snap = f; /* late packets, e.g. the last ACK */
 			if (e->ended_at) {
@@ -297,19 +327,23 @@ void flows_sweep(struct flow_table *t, __u64 now, int all)
 					pp = &e->next;
 					continue;
 				}
-				kernel_forget(t, e);
-				flow_finish(t, pp, reason_name(e->end_reason));
+				if (all)
+					kernel_forget(t, e);
+				flow_finish(t, pp, reason_name(e->end_reason), now,
+					    in_kernel && !all);
 			} else if (!in_kernel) {
 				t->st.evicted++;
-				flow_finish(t, pp, reason_name(PS_FLOW_R_EVICTED));
-			} else if (e->snap.state == PS_FLOW_CLOSED) {
-				/* its end event was lost */
-				kernel_forget(t, e);
-				flow_finish(t, pp, "closed");
+				flow_finish(t, pp, reason_name(PS_FLOW_R_EVICTED), now, false);
+			} else if (e->snap.state == PS_FLOW_CLOSED &&
+				   now - e->snap.last_seen > FLOW_LINGER_NS) {
+				/* closed long ago: its end event was lost */
+				if (all)
+					kernel_forget(t, e);
+				flow_finish(t, pp, "closed", now, !all);
 			} else if (now - e->snap.last_seen > t->idle_ns) {
 				t->st.idle++;
 				kernel_forget(t, e);
-				flow_finish(t, pp, reason_name(PS_FLOW_R_IDLE));
+				flow_finish(t, pp, reason_name(PS_FLOW_R_IDLE), now, false);
 			} else {
 				pp = &e->next;
 			}

@@ -473,6 +473,9 @@ static int run(struct daemon *d)
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
 				record_clock_sync(&d->rc);
+				/* events queued without a wakeup first: the sweep
+				 * must not end a flow whose end event is pending */
+				ring_buffer__consume(d->rb);
 				drops_report(d);
 				flows_sweep(d->flows, clock_boot_ns(), 0);
 				sockets_tick(clock_boot_ns());
