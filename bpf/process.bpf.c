@@ -12,21 +12,10 @@
 
 #include "podsentry.h"
 #include "lib/maps.h"
+#include "lib/scope.h"
 #include "lib/task.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-const volatile __u32 scope = PS_SCOPE_PODS;
-
-static __always_inline bool netns_watched(__u32 ino)
-{
-	struct ps_pod *pod;
-
-	if (scope == PS_SCOPE_ALL)
-		return true;
-	pod = bpf_map_lookup_elem(&pods, &ino);
-	return pod && (pod->flags & PS_POD_MONITOR);
-}
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)

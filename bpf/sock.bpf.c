@@ -22,12 +22,11 @@
 
 #include "podsentry.h"
 #include "lib/maps.h"
+#include "lib/scope.h"
 #include "lib/task.h"
 #include "lib/sock.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-const volatile __u32 scope = PS_SCOPE_PODS;
 
 #define PS_AF_INET 2
 #define PS_AF_INET6 10
@@ -43,16 +42,6 @@ enum {
 	PS_TCP_CLOSE = 7,
 	PS_TCP_LISTEN = 10,
 };
-
-static __always_inline bool netns_watched(__u32 ino)
-{
-	struct ps_pod *pod;
-
-	if (scope == PS_SCOPE_ALL)
-		return true;
-	pod = bpf_map_lookup_elem(&pods, &ino);
-	return pod && (pod->flags & PS_POD_MONITOR);
-}
 
 /* The calling process, when it is watched and its exec is known. */
 static __always_inline bool current_owner(struct ps_sock_pending *o)

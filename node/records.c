@@ -180,16 +180,11 @@ struct json_object *process_brief_json(const struct record_ctx *ctx,
 struct json_object *process_json(const struct record_ctx *ctx,
 				 const struct proc *p)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = process_brief_json(ctx, p);
 	char buf[128];
 
-	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
-	add_str(o, "exec_id", buf);
-	json_object_object_add(o, "pid", json_object_new_int64(p->pid));
 	json_object_object_add(o, "uid", json_object_new_int64(p->uid));
 	json_object_object_add(o, "gid", json_object_new_int64(p->gid));
-	add_str(o, "binary", p->binary);
-	json_object_object_add(o, "args", args_json(p->args, p->args_len));
 	if (p->exec_flags & PS_EXEC_ARGS_TRUNC)
 		json_object_object_add(o, "args_truncated", json_object_new_boolean(1));
 	add_str(o, "cwd", p->cwd);
