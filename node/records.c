@@ -103,6 +103,10 @@ const struct pod_info *record_add_pod(const struct record_ctx *ctx,
 	return pod && ctx->pods ? pods_by_netns(ctx->pods, netns_ino) : NULL;
 }
 
+/* How long a slot or address lookup is trusted without asking the kernel
+ * again: pods come and go far slower than flows end. */
+#define RECORD_CACHE_NS 250000000ULL
+
 __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
 {
 	__u32 key, next, *prev = NULL;
@@ -112,11 +116,15 @@ __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
 	if (slot >= PS_MAX_PODS)
 		return 0;
 	key = ctx->slot_netns[slot];
+	now = clock_boot_ns();
+	if (key && now - ctx->slot_checked[slot] < RECORD_CACHE_NS)
+		return key;
 	/* a cached slot is checked: slots are reused after a pod is gone */
 	if (key && ctx->pods_map_fd >= 0 &&
-	    !bpf_map_lookup_elem(ctx->pods_map_fd, &key, &kp) && kp.slot == slot)
+	    !bpf_map_lookup_elem(ctx->pods_map_fd, &key, &kp) && kp.slot == slot) {
+		ctx->slot_checked[slot] = now;
 		return key;
-	now = clock_boot_ns();
+	}
 	if (ctx->pods_map_fd < 0 || now - ctx->slot_scan_ns < 100000000ULL)
 		return 0;
 	ctx->slot_scan_ns = now;
@@ -128,20 +136,35 @@ __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
 		    kp.slot < PS_MAX_PODS)
 			ctx->slot_netns[kp.slot] = key;
 	}
+	ctx->slot_checked[slot] = now;
 	return ctx->slot_netns[slot];
 }
 
 __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
 {
 	struct ps_ip_key k = { .family = family };
-	__u32 slot;
+	size_t len = family == 2 ? 4 : 16;
+	__u32 slot, h = family, i, netns;
+	__u64 now = clock_boot_ns();
 
 	if (ctx->pod_ip_fd < 0)
 		return 0;
-	memcpy(k.addr, addr, family == 2 ? 4 : 16);
-	if (bpf_map_lookup_elem(ctx->pod_ip_fd, &k, &slot))
-		return 0;
-	return record_slot_netns(ctx, slot);
+	for (i = 0; i < len; i++)
+		h = h * 31 + addr[i];
+	h &= sizeof(ctx->ip_cache) / sizeof(ctx->ip_cache[0]) - 1;
+	if (ctx->ip_cache[h].family == family &&
+	    !memcmp(ctx->ip_cache[h].addr, addr, len) &&
+	    now - ctx->ip_cache[h].checked < RECORD_CACHE_NS)
+		return ctx->ip_cache[h].netns;
+	memcpy(k.addr, addr, len);
+	netns = bpf_map_lookup_elem(ctx->pod_ip_fd, &k, &slot) ? 0
+		: record_slot_netns(ctx, slot);
+	ctx->ip_cache[h].family = family;
+	memset(ctx->ip_cache[h].addr, 0, sizeof(ctx->ip_cache[h].addr));
+	memcpy(ctx->ip_cache[h].addr, addr, len);
+	ctx->ip_cache[h].netns = netns;
+	ctx->ip_cache[h].checked = now;
+	return netns;
 }
 
 struct json_object *args_json(const char *args, __u32 len)

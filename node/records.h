@@ -17,7 +17,14 @@ struct record_ctx {
 	int pods_map_fd; /* the kernel's pods map: registered netns */
 	int pod_ip_fd;	 /* the kernel's pod_ip map: address -> slot */
 	__u32 slot_netns[PS_MAX_PODS]; /* slot -> netns, from pods map */
+	__u64 slot_checked[PS_MAX_PODS]; /* when that was last confirmed */
 	__u64 slot_scan_ns;	       /* last full scan of the pods map */
+	/* address -> netns of local pods, confirmed within RECORD_CACHE_NS */
+	struct {
+		__u32 family, netns;
+		__u8 addr[16];
+		__u64 checked;
+	} ip_cache[1024];
 };
 
 /* Recompute the boot-clock to wall-clock offset. */
