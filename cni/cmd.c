@@ -232,6 +232,25 @@ static int cmd_lock(struct cmd *c, bool *skip)
 	return -1;
 }
 
+/* Lock stateDir and read every state file. Returns how many there are,
+ * or -1 with *skip telling a fail-open skip (nothing to do) from an
+ * error already reported. */
+static int cmd_states(struct cmd *c, struct pod_state **all, int *lock,
+		      bool *skip)
+{
+	int n;
+
+	*lock = cmd_lock(c, skip);
+	if (*lock < 0)
+		return -1;
+	n = state_list(c->conf.state_dir, all, c->err);
+	if (n < 0) {
+		state_unlock(*lock);
+		cni_fail(c->e, CNI_ERR_IO, "%s", c->err);
+	}
+	return n < 0 ? -1 : n;
+}
+
 /* ---- ADD ---- */
 
 static int add_lookup(struct cmd *c, struct pod_state *st,
@@ -339,15 +358,11 @@ static int cmd_add(struct cmd *c)
 	state_init(c, &st);
 	if (add_lookup(c, &st, &pr))
 		return -1;
-	lock = cmd_lock(c, &skip);
-	if (lock < 0 && !skip)
-		return -1;
-	if (skip)
-		goto out;
-	n = state_list(c->conf.state_dir, &all, c->err);
+	n = cmd_states(c, &all, &lock, &skip);
 	if (n < 0) {
-		state_unlock(lock);
-		return cni_fail(c->e, CNI_ERR_IO, "%s", c->err);
+		if (skip)
+			goto out;
+		return -1;
 	}
 	st.slot = state_slot_alloc(all, n, st.netns_ino, st.container_id,
 				   st.ifname);
@@ -403,14 +418,9 @@ static int cmd_del(struct cmd *c)
 
 	if (env_check(c, false))
 		return -1;
-	lock = cmd_lock(c, &skip);
-	if (lock < 0)
+	n = cmd_states(c, &all, &lock, &skip);
+	if (n < 0)
 		return skip ? 0 : -1;
-	n = state_list(c->conf.state_dir, &all, c->err);
-	if (n < 0) {
-		state_unlock(lock);
-		return cni_fail(c->e, CNI_ERR_IO, "%s", c->err);
-	}
 	i = find_state(all, n, c->env->container_id, c->env->ifname);
 	if (i >= 0) {
 		pod_from_state(c, &all[i]);
@@ -472,14 +482,9 @@ static int cmd_gc(struct cmd *c)
 
 	if (version_at_least(c, "1.1.0") || gc_check(c))
 		return -1;
-	lock = cmd_lock(c, &skip);
-	if (lock < 0)
+	n = cmd_states(c, &all, &lock, &skip);
+	if (n < 0)
 		return skip ? 0 : -1;
-	n = state_list(c->conf.state_dir, &all, c->err);
-	if (n < 0) {
-		state_unlock(lock);
-		return cni_fail(c->e, CNI_ERR_IO, "%s", c->err);
-	}
 	p = pins_maybe(c, &pins);
 	for (i = 0; i < n && !ret; i++) {
 		if (strcmp(all[i].network, c->conf.name) ||

@@ -12,6 +12,7 @@
 
 #include "cni/err.h"
 #include "cni/result.h"
+#include "cni/dirs.h"
 #include "cni/state.h"
 
 #define STATE_SUFFIX ".json"
@@ -23,7 +24,7 @@ static int state_fail(char *err, int ret, const char *what, const char *path)
 	return ret;
 }
 
-static int mkdir_p(const char *dir)
+int dir_make(const char *dir, mode_t parents, mode_t leaf)
 {
 	char buf[PATH_MAX], *p;
 
@@ -33,11 +34,11 @@ static int mkdir_p(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		if (mkdir(buf, 0755) && errno != EEXIST)
+		if (mkdir(buf, parents) && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
+	if (mkdir(buf, leaf) && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -47,7 +48,7 @@ int state_lock(const char *dir, char *err)
 	char path[PATH_MAX];
 	int fd, ret;
 
-	ret = mkdir_p(dir);
+	ret = dir_make(dir, 0755, 0700);
 	if (ret)
 		return state_fail(err, ret, "create state folder", dir);
 	snprintf(path, sizeof(path), "%s/lock", dir);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "cni/dirs.h"
 #include <sys/stat.h>
 
 #include "node/detect_int.h"
@@ -1013,15 +1015,7 @@ static int mkdir_parents(const char *file)
 	if (!s || s == dir)
 		return 0;
 	*s = 0;
-	for (s = dir + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	return mkdir(dir, 0755) && errno != EEXIST ? -errno : 0;
+	return dir_make(dir, 0755, 0755);
 }
 
 struct detect *detect_new(const struct detect_opts *o, int *err)

@@ -140,17 +140,17 @@ static bool has_ports(__u8 proto)
 static struct json_object *endpoint_json(struct flow_table *t,
 					 const struct ps_flow_key *k,
 					 const union ps_addr *a, __be16 port,
-					 __u32 netns)
+					 struct json_object *pod)
 {
-	struct json_object *o = json_object_new_object(), *pod;
+	struct json_object *o = json_object_new_object();
 	char ip[INET6_ADDRSTRLEN];
 
 	inet_ntop(k->family == 2 ? AF_INET : AF_INET6, a->b, ip, sizeof(ip));
 	json_object_object_add(o, "ip", json_object_new_string(ip));
 	if (has_ports(k->proto))
 		json_object_object_add(o, "port", json_object_new_int(ntohs(port)));
-	if (netns && (pod = pod_json(t->rc, netns)))
-		json_object_object_add(o, "pod", pod);
+	if (pod) /* shared with the record, not built again */
+		json_object_object_add(o, "pod", json_object_get(pod));
 	return o;
 }
 
@@ -161,7 +161,7 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 	const struct ps_flow *f = &e->snap;
 	__u32 netns = record_slot_netns(t->rc, k->slot);
 	__u32 peer_netns = record_ip_netns(t->rc, k->family, k->peer_addr.b);
-	struct json_object *rec, *fl, *pod_ep, *peer_ep, *pod;
+	struct json_object *rec, *fl, *pod_ep, *peer_ep, *pod, *peer_pod;
 	bool pod_opened = f->opener != PS_SIDE_PEER;
 	char buf[64];
 
@@ -186,8 +186,10 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 		ip_proto_name(k->proto, buf, sizeof(buf))));
 	json_object_object_add(fl, "family", json_object_new_string(
 		k->family == 2 ? "ipv4" : "ipv6"));
-	pod_ep = endpoint_json(t, k, &k->pod_addr, k->pod_port, netns);
-	peer_ep = endpoint_json(t, k, &k->peer_addr, k->peer_port, peer_netns);
+	peer_pod = peer_netns ? pod_json(t->rc, peer_netns) : NULL;
+	pod_ep = endpoint_json(t, k, &k->pod_addr, k->pod_port, netns ? pod : NULL);
+	peer_ep = endpoint_json(t, k, &k->peer_addr, k->peer_port, peer_pod);
+	json_object_put(peer_pod);
 	json_object_object_add(fl, "src", pod_opened ? pod_ep : peer_ep);
 	json_object_object_add(fl, "dst", pod_opened ? peer_ep : pod_ep);
 	if (!has_ports(k->proto) && (k->proto == 1 || k->proto == 58))

@@ -13,6 +13,7 @@
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
 
+#include "cni/dirs.h"
 #include "node/loader.h"
 #include "process.skel.h"
 #include "flow.skel.h"
@@ -23,25 +24,6 @@ static bool is_bpffs(const char *path)
 	struct statfs sf;
 
 	return !statfs(path, &sf) && sf.f_type == BPF_FS_MAGIC;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int bpffs_ensure(const char *dir)
@@ -67,7 +49,7 @@ int loader_lock(struct loader *l, const char *dir)
 	err = bpffs_ensure(dir);
 	if (err)
 		return err;
-	err = mkdir_p(dir);
+	err = dir_make(dir, 0700, 0700);
 	if (err) {
 		fprintf(stderr, "podsentryd: create %s: %s\n", dir, strerror(-err));
 		return err;

@@ -93,14 +93,13 @@ struct json_object *pod_json(const struct record_ctx *ctx, __u32 netns_ino)
 	return pod;
 }
 
-const struct pod_info *record_add_pod(const struct record_ctx *ctx,
-				      struct json_object *rec, __u32 netns_ino)
+void record_add_pod(const struct record_ctx *ctx, struct json_object *rec,
+		    __u32 netns_ino)
 {
 	struct json_object *pod = pod_json(ctx, netns_ino);
 
 	if (pod)
 		json_object_object_add(rec, "pod", pod);
-	return pod && ctx->pods ? pods_by_netns(ctx->pods, netns_ino) : NULL;
 }
 
 /* How long a slot or address lookup is trusted without asking the kernel

@@ -41,9 +41,9 @@ void exec_id_fmt(const struct record_ctx *ctx, const struct ps_exec_id *id,
 /* {time, node, type} */
 struct json_object *record_new(const struct record_ctx *ctx, const char *type,
 			       __u64 ktime);
-/* Adds "pod" when the netns belongs to a known pod; returns the pod. */
-const struct pod_info *record_add_pod(const struct record_ctx *ctx,
-				      struct json_object *rec, __u32 netns_ino);
+/* Adds "pod" when the netns belongs to a known pod. */
+void record_add_pod(const struct record_ctx *ctx, struct json_object *rec,
+		    __u32 netns_ino);
 /* The "pod" object of a netns (named when a state file names it), or
  * NULL when the netns is not a registered pod. */
 struct json_object *pod_json(const struct record_ctx *ctx, __u32 netns_ino);
