@@ -314,19 +314,13 @@ static struct dpod *pod_find(struct detect *d, const char *key)
 	return NULL;
 }
 
-/* The pod of a record (by name when named, else by netns). */
-static struct dpod *pod_of(struct detect *d, struct json_object *rec,
+/* The pod named ns/name, or of netns when it has no name. */
+static struct dpod *pod_at(struct detect *d, const char *ns, const char *name,
 			   __u32 netns, __u64 now)
 {
-	struct json_object *pj = jget(rec, "pod");
-	const char *ns = jstr(pj, "namespace"), *name = jstr(pj, "name");
 	char key[DET_KEY];
 	struct dpod *p;
 
-	if (!pj)
-		return NULL;
-	if (!netns)
-		netns = (__u32)jint(pj, "netns");
 	if (ns && name)
 		det_fmt(key, sizeof(key), "%s/%s", ns, name);
 	else
@@ -347,8 +341,38 @@ static struct dpod *pod_of(struct detect *d, struct json_object *rec,
 	if (netns)
 		p->netns = netns;
 	p->last_ns = now;
-	if (!p->pod) /* a named pod's object does not change */
+	return p;
+}
+
+/* The pod of a record (by name when named, else by netns). */
+static struct dpod *pod_of(struct detect *d, struct json_object *rec,
+			   __u32 netns, __u64 now)
+{
+	struct json_object *pj = jget(rec, "pod");
+	struct dpod *p;
+
+	if (!pj)
+		return NULL;
+	if (!netns)
+		netns = (__u32)jint(pj, "netns");
+	p = pod_at(d, jstr(pj, "namespace"), jstr(pj, "name"), netns, now);
+	if (p && !p->pod) /* a named pod's object does not change */
 		p->pod = jcopy(pj);
+	return p;
+}
+
+/* The pod of the local pod netns (a registered one). */
+static struct dpod *pod_of_netns(struct detect *d, __u32 netns, __u64 now)
+{
+	const struct pod_info *pi = d->o.rc && d->o.rc->pods ?
+		pods_by_netns(d->o.rc->pods, netns) : NULL;
+	struct dpod *p;
+
+	if (!netns)
+		return NULL;
+	p = pod_at(d, pi ? pi->namespace : NULL, pi ? pi->name : NULL, netns, now);
+	if (p && !p->pod && d->o.rc)
+		p->pod = pod_json(d->o.rc, netns);
 	return p;
 }
 
@@ -564,6 +588,49 @@ static struct dproc *proc_from_json(struct detect *d, struct json_object *pj,
 	return p;
 }
 
+/* The same from the daemon's process cache. */
+static struct dproc *proc_from_cache(struct detect *d, const struct proc *cp,
+				     __u32 netns)
+{
+	char id[DET_ID];
+	const char *arg[2] = { "", "" };
+	size_t used = 0;
+	struct dproc *p;
+	__u32 i = 0, n = 0;
+
+	exec_id_fmt(d->o.rc, &cp->id, id, sizeof(id));
+	p = det_proc(d, id);
+	if (p)
+		return p;
+	p = proc_insert(d, id);
+	if (!p)
+		return NULL;
+	if (cp->parent.pid)
+		exec_id_fmt(d->o.rc, &cp->parent, p->parent, sizeof(p->parent));
+	det_fmt(p->binary, sizeof(p->binary), "%s", cp->binary ?: "");
+	p->args[0] = 0;
+	while (cp->args && i < cp->args_len) {
+		const char *a = cp->args + i;
+		size_t l = strnlen(a, cp->args_len - i);
+		int w;
+
+		if (n < 2)
+			arg[n] = a;
+		if (used + 1 < sizeof(p->args)) {
+			w = snprintf(p->args + used, sizeof(p->args) - used,
+				     "%s%.*s", n ? " " : "", (int)l, a);
+			if (w > 0)
+				used += (size_t)w;
+		}
+		n++;
+		i += l + 1;
+	}
+	rules_tool_name(p->binary, arg[0], arg[1], p->tool, sizeof(p->tool));
+	p->netns = cp->netns_ino ? cp->netns_ino : netns;
+	p->brief = process_brief_json(d->o.rc, cp);
+	return p;
+}
+
 static void on_exec(struct detect *d, struct json_object *rec, __u32 netns,
 		    __u64 now)
 {
@@ -658,44 +725,102 @@ static bool ip_internal(const char *ip)
 	       (a == 169 && b == 254);
 }
 
-static void conn_endpoint_pod(struct dpod *pod, struct json_object *ep)
+static void conn_fill(struct detect *d, struct dconn *c,
+		      const struct conn_rec *r)
 {
-	if (ep && pod->pod && !jget(ep, "pod"))
-		json_object_object_add(ep, "pod", jcopy(pod->pod));
-}
-
-static void conn_fill(struct dconn *c, struct json_object *dst)
-{
-	const char *pns = jstr(dst, "pod.namespace"), *pname = jstr(dst, "pod.name");
+	const struct pod_info *pi = r->dst_netns && d->o.rc && d->o.rc->pods ?
+		pods_by_netns(d->o.rc->pods, r->dst_netns) : NULL;
 	static char peer_pod[DET_KEY];
 
-	c->dst_ip = jstr(dst, "ip");
-	c->dst_port = (int)jint(dst, "port");
-	c->pod_peer = jget(dst, "pod") != NULL;
+	c->rec = r;
+	c->proto = r->proto ? r->proto : "?";
+	c->src_ip = r->src_ip;
+	c->src_port = r->src_port > 0 ? r->src_port : 0;
+	c->dst_ip = r->dst_ip;
+	c->dst_port = r->dst_port > 0 ? r->dst_port : 0;
+	c->pod_peer = r->dst_netns != 0;
 	c->internal = c->pod_peer || ip_internal(c->dst_ip);
-	if (pns && pname) {
-		det_fmt(peer_pod, sizeof(peer_pod), "%s/%s", pns, pname);
+	if (pi) {
+		det_fmt(peer_pod, sizeof(peer_pod), "%s/%s", pi->namespace, pi->name);
 		c->peer_pod = peer_pod;
 	}
 }
 
-/* connect records (process + socket) of the process tracer. */
-static void on_connect(struct detect *d, struct json_object *rec, __u32 netns,
+static struct json_object *endpoint_json(struct detect *d, const char *ip,
+					 int port, __u32 netns)
+{
+	struct json_object *o = json_object_new_object(), *pod;
+
+	if (ip)
+		json_object_object_add(o, "ip", json_object_new_string(ip));
+	if (port >= 0)
+		json_object_object_add(o, "port", json_object_new_int(port));
+	if (netns && d->o.rc && (pod = pod_json(d->o.rc, netns)))
+		json_object_object_add(o, "pod", pod);
+	return o;
+}
+
+struct json_object *det_conn_evidence(struct detect *d, struct dconn *c)
+{
+	const struct conn_rec *r = c->rec;
+	struct json_object *ev, *src;
+	char t[64];
+
+	if (c->evidence || !r)
+		return c->evidence;
+	ev = json_object_new_object();
+	json_object_object_add(ev, "source", json_object_new_string(
+		r->flow ? "flow" : "connect"));
+	record_time_fmt(d->o.rc, r->ktime, t, sizeof(t));
+	json_object_object_add(ev, "time", json_object_new_string(t));
+	json_object_object_add(ev, "protocol", json_object_new_string(c->proto));
+	src = endpoint_json(d, r->src_ip, r->src_port, r->src_netns);
+	if (c->pod && c->pod->pod && !json_object_object_get_ex(src, "pod", NULL))
+		json_object_object_add(src, "pod", jcopy(c->pod->pod));
+	json_object_object_add(ev, "src", src);
+	json_object_object_add(ev, "dst", endpoint_json(d, r->dst_ip, r->dst_port,
+							r->dst_netns));
+	if (r->flow) {
+		record_time_fmt(d->o.rc, r->start, t, sizeof(t));
+		json_object_object_add(ev, "start", json_object_new_string(t));
+		json_object_object_add(ev, "state", json_object_new_string(r->state));
+		json_object_object_add(ev, "verdict", json_object_new_string(r->verdict));
+		if (c->refused)
+			json_object_object_add(ev, "refused", json_object_new_boolean(1));
+	}
+	if (c->proc)
+		json_object_object_add(ev, "exec_id", json_object_new_string(c->proc->id));
+	c->evidence = ev;
+	return ev;
+}
+
+static void flow_seen_add(struct detect *d, const char *key, __u64 now)
+{
+	json_object_object_add(d->flows_seen, key, json_object_new_int64((__s64)now));
+}
+
+/* Rules on a connection; its evidence is built only if a rule wants it. */
+static void conn_rules(struct detect *d, struct dpod *pod, struct dconn *c,
 		       __u64 now)
 {
-	struct dpod *pod = pod_of(d, rec, netns, now);
-	struct json_object *sock = jget(rec, "socket"), *ev;
+	if (c->rec->proc)
+		c->proc = proc_from_cache(d, c->rec->proc, pod->netns);
+	c->pod = pod;
+	rules_connection(d, pod, c, now);
+	json_object_put(c->evidence);
+	c->evidence = NULL;
+}
+
+/* connect records (process + socket) of the process tracer. */
+static void on_connect(struct detect *d, const struct conn_rec *r, __u64 now)
+{
+	struct dpod *pod;
 	struct dconn c = {};
 	char key[256];
 
-	if (!pod || !sock)
+	if (!r->dst_ip || !(pod = pod_of_netns(d, r->netns, now)))
 		return;
-	conn_fill(&c, jget(sock, "dst"));
-	c.proto = jstr(sock, "protocol") ?: "tcp";
-	c.src_ip = jstr(sock, "src.ip");
-	c.src_port = (int)jint(sock, "src.port");
-	if (!c.dst_ip)
-		return;
+	conn_fill(d, &c, r);
 	/* the flow of this connection must not count twice */
 	if (c.src_ip && c.src_port)
 		det_fmt(key, sizeof(key), "c %s %s:%d>%s:%d", c.proto, c.src_ip,
@@ -703,71 +828,35 @@ static void on_connect(struct detect *d, struct json_object *rec, __u32 netns,
 	else
 		det_fmt(key, sizeof(key), "%s %s>%s:%d", c.proto, pod->key,
 			c.dst_ip, c.dst_port);
-	json_object_object_add(d->flows_seen, key, json_object_new_int64((__s64)now));
-	if (jget(rec, "process"))
-		c.proc = proc_from_json(d, jget(rec, "process"), pod->netns);
-	ev = json_object_new_object();
-	json_object_object_add(ev, "source", json_object_new_string("connect"));
-	json_object_object_add(ev, "time", jcopy(jget(rec, "time")));
-	json_object_object_add(ev, "protocol", json_object_new_string(c.proto));
-	json_object_object_add(ev, "src", jcopy(jget(sock, "src")) ?: json_object_new_object());
-	json_object_object_add(ev, "dst", jcopy(jget(sock, "dst")));
-	conn_endpoint_pod(pod, jget(ev, "src"));
-	if (c.proc)
-		json_object_object_add(ev, "exec_id", json_object_new_string(c.proc->id));
-	c.evidence = ev;
-	rules_connection(d, pod, &c, now);
-	json_object_put(ev);
+	flow_seen_add(d, key, now);
+	conn_rules(d, pod, &c, now);
 }
 
 /* Flow records: the pod's egress flows, each counted once (the first of
  * its records), refused ones (RST answer) again at their end. */
-static void on_flow(struct detect *d, struct json_object *rec, __u32 netns,
-		    __u64 now)
+static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
 {
-	struct json_object *fl = jget(rec, "flow"), *ev, *flags;
-	const char *dir = jstr(fl, "direction");
+	struct json_object *ev;
 	struct dpod *pod;
 	struct dconn c = {};
 	char key[256], ckey[256], ckey2[256];
-	bool final = json_object_get_boolean(jget(fl, "final"));
-	bool seen, refused = false;
-	size_t i;
+	bool seen, refused;
 
-	if (!fl || !dir || strcmp(dir, "egress"))
+	if (!r->direction || strcmp(r->direction, "egress") || !r->dst_ip ||
+	    !(pod = pod_of_netns(d, r->netns, now)))
 		return;
-	pod = pod_of(d, rec, netns, now);
-	if (!pod)
-		return;
-	conn_fill(&c, jget(fl, "dst"));
-	c.proto = jstr(fl, "protocol") ?: "?";
-	c.src_ip = jstr(fl, "src.ip");
-	c.src_port = (int)jint(fl, "src.port");
-	if (!c.dst_ip)
-		return;
-	flags = jget(fl, "tcp_flags_in");
-	if (final && !strcmp(jstr(fl, "reason") ?: "", "rst") && flags) {
-		bool syn = false, rst = false;
-
-		for (i = 0; i < json_object_array_length(flags); i++) {
-			const char *f = json_object_get_string(json_object_array_get_idx(flags, i));
-
-			syn |= !strcmp(f, "SYN");
-			rst |= !strcmp(f, "RST");
-		}
-		refused = rst && !syn;
-	}
-	det_fmt(key, sizeof(key), "%s %s:%d>%s:%d %s", c.proto, c.src_ip ?: "",
-		 c.src_port, c.dst_ip, c.dst_port, jstr(fl, "start") ?: "");
-	det_fmt(ckey, sizeof(ckey), "%s %s>%s:%d", c.proto, pod->key, c.dst_ip,
-		 c.dst_port);
+	conn_fill(d, &c, r);
+	refused = r->final && r->reason && !strcmp(r->reason, "rst") &&
+		  !strcmp(c.proto, "tcp") && (r->tcp_flags_in & 0x04) &&
+		  !(r->tcp_flags_in & 0x02); /* RST and no SYN came back */
+	det_fmt(key, sizeof(key), "%s %s:%d>%s:%d %llu", c.proto, c.src_ip ?: "",
+		c.src_port, c.dst_ip, c.dst_port, (unsigned long long)r->start);
 	/* a flow is kept here from its first record to its final one */
 	seen = json_object_object_get_ex(d->flows_seen, key, NULL);
-	if (final)
+	if (r->final)
 		json_object_object_del(d->flows_seen, key);
 	else if (!seen)
-		json_object_object_add(d->flows_seen, key,
-				       json_object_new_int64((__s64)now));
+		flow_seen_add(d, key, now);
 	if (seen && !refused)
 		return;
 	det_fmt(ckey2, sizeof(ckey2), "c %s %s:%d>%s:%d", c.proto, c.src_ip ?: "",
@@ -776,29 +865,23 @@ static void on_flow(struct detect *d, struct json_object *rec, __u32 netns,
 		json_object_object_del(d->flows_seen, ckey2);
 		return; /* its connect record reported it */
 	}
+	det_fmt(ckey, sizeof(ckey), "%s %s>%s:%d", c.proto, pod->key, c.dst_ip,
+		c.dst_port);
 	if (!seen && !refused && json_object_object_get_ex(d->flows_seen, ckey, &ev) &&
 	    now - (__u64)json_object_get_int64(ev) < 5 * NS_PER_S)
 		return; /* a connect record without source port reported it */
 	c.refused = refused;
-	if (jget(rec, "process"))
-		c.proc = proc_from_json(d, jget(rec, "process"), pod->netns);
-	ev = json_object_new_object();
-	json_object_object_add(ev, "source", json_object_new_string("flow"));
-	json_object_object_add(ev, "time", jcopy(jget(rec, "time")));
-	json_object_object_add(ev, "protocol", json_object_new_string(c.proto));
-	json_object_object_add(ev, "src", jcopy(jget(fl, "src")));
-	json_object_object_add(ev, "dst", jcopy(jget(fl, "dst")));
-	conn_endpoint_pod(pod, jget(ev, "src"));
-	json_object_object_add(ev, "start", jcopy(jget(fl, "start")));
-	json_object_object_add(ev, "state", jcopy(jget(fl, "state")));
-	json_object_object_add(ev, "verdict", jcopy(jget(fl, "verdict")));
-	if (refused)
-		json_object_object_add(ev, "refused", json_object_new_boolean(1));
-	if (c.proc)
-		json_object_object_add(ev, "exec_id", json_object_new_string(c.proc->id));
-	c.evidence = ev;
-	rules_connection(d, pod, &c, now);
-	json_object_put(ev);
+	conn_rules(d, pod, &c, now);
+}
+
+void detect_conn(struct detect *d, const struct conn_rec *r)
+{
+	if (!d || !r)
+		return;
+	if (r->flow)
+		on_flow(d, r, clock_boot_ns());
+	else
+		on_connect(d, r, clock_boot_ns());
 }
 
 void detect_record(struct detect *d, struct json_object *rec, __u32 netns)
@@ -812,10 +895,6 @@ void detect_record(struct detect *d, struct json_object *rec, __u32 netns)
 		on_exec(d, rec, netns, now);
 	else if (!strcmp(type, "process_exit"))
 		on_exit_rec(d, rec, netns, now);
-	else if (!strcmp(type, "flow"))
-		on_flow(d, rec, netns, now);
-	else if (!strcmp(type, "connect"))
-		on_connect(d, rec, netns, now);
 }
 
 /* ---- the state file ---- */

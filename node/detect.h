@@ -35,9 +35,11 @@ struct detect_opts {
 
 /* NULL with *err (negative errno) and a message on stderr. */
 struct detect *detect_new(const struct detect_opts *o, int *err);
-/* One record the daemon wrote; netns is its pod's (0: none). Records of
- * type "alert" are ignored. */
+/* One record the daemon wrote as JSON (process_exec, process_exit; others
+ * are ignored); netns is its pod's (0: none). */
 void detect_record(struct detect *d, struct json_object *rec, __u32 netns);
+/* A connect or flow record the daemon wrote (as text). */
+void detect_conn(struct detect *d, const struct conn_rec *c);
 /* Once a second: close idle alerts, forget old state, save the state
  * file when it changed. */
 void detect_tick(struct detect *d);

@@ -48,7 +48,10 @@ struct dconn {
 	bool refused;	/* answered by RST (final flow record) */
 	const char *peer_pod; /* "namespace/name" of the peer pod */
 	struct dproc *proc;   /* the process, when the record names it */
-	struct json_object *evidence; /* {source, time, protocol, src, dst} */
+	const struct conn_rec *rec; /* the record */
+	struct dpod *pod;	    /* its pod */
+	/* {source, time, protocol, src, dst}: det_conn_evidence() */
+	struct json_object *evidence;
 };
 
 struct dconn_seen {
@@ -118,6 +121,8 @@ void det_fmt(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* detect.c: trees and pods */
+/* The evidence object of a connection, built on first use. */
+struct json_object *det_conn_evidence(struct detect *d, struct dconn *c);
 struct dproc *det_proc(struct detect *d, const char *id);
 /* The parent in the same pod, or NULL. */
 struct dproc *det_parent(struct detect *d, const struct dproc *p);

@@ -57,6 +57,16 @@ void exporter_write(struct exporter *e, struct json_object *rec)
 		e->records++;
 }
 
+void exporter_write_line(struct exporter *e, const char *line, size_t len)
+{
+	if (!e->f)
+		return;
+	if (fwrite(line, 1, len, e->f) != len || fputc('\n', e->f) < 0)
+		e->write_errors++;
+	else
+		e->records++;
+}
+
 void exporter_flush(struct exporter *e)
 {
 	if (e->f && fflush(e->f))

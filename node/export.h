@@ -20,6 +20,8 @@ int exporter_open(struct exporter *e, const char *path);
 int exporter_reopen(struct exporter *e);
 /* Write one record as a line. */
 void exporter_write(struct exporter *e, struct json_object *rec);
+/* Write one serialised record (len bytes, no newline) as a line. */
+void exporter_write_line(struct exporter *e, const char *line, size_t len);
 void exporter_flush(struct exporter *e);
 void exporter_close(struct exporter *e);
 

@@ -14,12 +14,16 @@
  * stragglers (retransmitted FIN, late RST) update it instead of starting
  * a ghost flow picked up midway. A new SYN on the tuple replaces it. */
 #define FLOW_TOMBSTONE_NS 30000000000ULL
+/* An open flow whose counters look fresh is checked against the kernel
+ * (evicted? idle?) at most this often. */
+#define FLOW_CHECK_NS 2000000000ULL
 
 struct flow_entry {
 	struct ps_flow_key key;
 	struct ps_flow snap; /* latest counters known */
 	__u64 ended_at;	     /* 0 while open */
 	__u64 reported_at;   /* final record written: a tombstone until then */
+	__u64 checked_at;    /* last compared with the kernel's entry */
 	__u32 end_reason;
 	struct flow_entry *next;
 };
@@ -29,9 +33,10 @@ struct flow_table {
 	struct record_ctx *rc;
 	int fd;
 	__u64 idle_ns;
-	flow_emit_fn emit;
+	record_line_fn emit;
 	void *arg;
 	struct flow_stats st;
+	struct jw w;
 };
 
 static const char *const reason_names[] = PS_FLOW_REASON_NAMES;
@@ -48,7 +53,7 @@ static __u32 key_hash(const struct ps_flow_key *k)
 }
 
 struct flow_table *flows_new(struct record_ctx *rc, int fd, __u64 idle_ns,
-			     flow_emit_fn emit, void *arg)
+			     record_line_fn emit, void *arg)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
 
@@ -76,6 +81,7 @@ void flows_free(struct flow_table *t)
 			free(e);
 		}
 	}
+	jw_free(&t->w);
 	free(t);
 }
 
@@ -119,17 +125,17 @@ static const char *state_name(__u8 s)
 	return "unknown";
 }
 
-static struct json_object *tcp_flags_json(__u8 f)
+static void tcp_flags_w(struct jw *w, const char *key, __u8 f)
 {
 	static const char *const names[] = { "FIN", "SYN", "RST", "PSH",
 					     "ACK", "URG", "ECE", "CWR" };
-	struct json_object *a = json_object_new_array();
 	int i;
 
+	jw_arr(w, key);
 	for (i = 0; i < 8; i++)
 		if (f & (1 << i))
-			json_object_array_add(a, json_object_new_string(names[i]));
-	return a;
+			jw_str(w, NULL, names[i]);
+	jw_arr_end(w);
 }
 
 static bool has_ports(__u8 proto)
@@ -137,21 +143,15 @@ static bool has_ports(__u8 proto)
 	return proto == 6 || proto == 17 || proto == 132;
 }
 
-static struct json_object *endpoint_json(struct flow_table *t,
-					 const struct ps_flow_key *k,
-					 const union ps_addr *a, __be16 port,
-					 struct json_object *pod)
+static void endpoint_w(struct flow_table *t, const char *key, const char *ip,
+		       int port, __u32 netns)
 {
-	struct json_object *o = json_object_new_object();
-	char ip[INET6_ADDRSTRLEN];
-
-	inet_ntop(k->family == 2 ? AF_INET : AF_INET6, a->b, ip, sizeof(ip));
-	json_object_object_add(o, "ip", json_object_new_string(ip));
-	if (has_ports(k->proto))
-		json_object_object_add(o, "port", json_object_new_int(ntohs(port)));
-	if (pod) /* shared with the record, not built again */
-		json_object_object_add(o, "pod", json_object_get(pod));
-	return o;
+	jw_obj(&t->w, key);
+	jw_str(&t->w, "ip", ip);
+	if (port >= 0)
+		jw_int(&t->w, "port", port);
+	record_pod_w(t->rc, &t->w, "pod", netns);
+	jw_obj_end(&t->w);
 }
 
 static void flow_record(struct flow_table *t, const struct flow_entry *e,
@@ -161,19 +161,40 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 	const struct ps_flow *f = &e->snap;
 	__u32 netns = record_slot_netns(t->rc, k->slot);
 	__u32 peer_netns = record_ip_netns(t->rc, k->family, k->peer_addr.b);
-	struct json_object *rec, *fl, *pod_ep, *peer_ep, *pod, *peer_pod;
-	bool pod_opened = f->opener != PS_SIDE_PEER;
-	char buf[64];
+	bool pod_opened = f->opener != PS_SIDE_PEER, pod;
+	int af = k->family == 2 ? AF_INET : AF_INET6;
+	char pod_ip[INET6_ADDRSTRLEN], peer_ip[INET6_ADDRSTRLEN];
+	char buf[64], start[64], pbuf[16];
+	struct conn_rec c = {
+		.flow = true,
+		.ktime = final ? f->last_seen : clock_boot_ns(),
+		.proto = ip_proto_name(k->proto, pbuf, sizeof(pbuf)),
+		.netns = netns,
+		.final = final,
+		.reason = reason,
+		.tcp_flags_in = f->tcp_flags_in,
+		.start = f->first_seen,
+		.state = state_name(f->state),
+		.verdict = f->verdict == PS_VERDICT_DROP ? "dropped" : "forwarded",
+		.direction = f->opener == PS_SIDE_UNKNOWN ? "unknown" :
+			     pod_opened ? "egress" : "ingress",
+	};
+	struct jw *w = &t->w;
+	int pod_port = -1, peer_port = -1;
 
-	rec = record_new(t->rc, "flow", final ? f->last_seen : clock_boot_ns());
-	pod = pod_json(t->rc, netns);
-	if (pod)
-		json_object_object_add(rec, "pod", pod);
+	inet_ntop(af, k->pod_addr.b, pod_ip, sizeof(pod_ip));
+	inet_ntop(af, k->peer_addr.b, peer_ip, sizeof(peer_ip));
+	if (has_ports(k->proto)) {
+		pod_port = ntohs(k->pod_port);
+		peer_port = ntohs(k->peer_port);
+	}
+	record_head_w(t->rc, w, "flow", c.ktime);
+	pod = record_pod_w(t->rc, w, "pod", netns);
+	c.netns = pod ? netns : 0;
 	if (f->owner.pid) {
-		struct proc *p = proc_cache_get(t->rc->procs, &f->owner);
-
-		if (p)
-			json_object_object_add(rec, "process", process_json(t->rc, p));
+		c.proc = proc_cache_get(t->rc->procs, &f->owner);
+		if (c.proc)
+			record_process_w(t->rc, w, "process", c.proc, false);
 	}
 	if (final) {
 		if (f->owner.pid)
@@ -181,45 +202,46 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 		else
 			t->st.without_process++;
 	}
-	fl = json_object_new_object();
-	json_object_object_add(fl, "protocol", json_object_new_string(
-		ip_proto_name(k->proto, buf, sizeof(buf))));
-	json_object_object_add(fl, "family", json_object_new_string(
-		k->family == 2 ? "ipv4" : "ipv6"));
-	peer_pod = peer_netns ? pod_json(t->rc, peer_netns) : NULL;
-	pod_ep = endpoint_json(t, k, &k->pod_addr, k->pod_port, netns ? pod : NULL);
-	peer_ep = endpoint_json(t, k, &k->peer_addr, k->peer_port, peer_pod);
-	json_object_put(peer_pod);
-	json_object_object_add(fl, "src", pod_opened ? pod_ep : peer_ep);
-	json_object_object_add(fl, "dst", pod_opened ? peer_ep : pod_ep);
+	jw_obj(w, "flow");
+	jw_str(w, "protocol", c.proto);
+	jw_str(w, "family", k->family == 2 ? "ipv4" : "ipv6");
+	/* src -> dst is the direction the flow was opened */
+	c.src_ip = pod_opened ? pod_ip : peer_ip;
+	c.dst_ip = pod_opened ? peer_ip : pod_ip;
+	c.src_port = pod_opened ? pod_port : peer_port;
+	c.dst_port = pod_opened ? peer_port : pod_port;
+	c.src_netns = pod_opened ? (pod ? netns : 0) : peer_netns;
+	c.dst_netns = pod_opened ? peer_netns : (pod ? netns : 0);
+	endpoint_w(t, "src", c.src_ip, c.src_port, c.src_netns);
+	endpoint_w(t, "dst", c.dst_ip, c.dst_port, c.dst_netns);
 	if (!has_ports(k->proto) && (k->proto == 1 || k->proto == 58))
-		json_object_object_add(fl, "icmp_id", json_object_new_int(ntohs(k->pod_port)));
-	json_object_object_add(fl, "direction", json_object_new_string(
-		f->opener == PS_SIDE_UNKNOWN ? "unknown" :
-		pod_opened ? "egress" : "ingress"));
-	record_time_fmt(t->rc, f->first_seen, buf, sizeof(buf));
-	json_object_object_add(fl, "start", json_object_new_string(buf));
+		jw_int(w, "icmp_id", ntohs(k->pod_port));
+	jw_str(w, "direction", c.direction);
+	record_time_fmt(t->rc, f->first_seen, start, sizeof(start));
+	jw_str(w, "start", start);
 	if (final) {
 		record_time_fmt(t->rc, f->last_seen, buf, sizeof(buf));
-		json_object_object_add(fl, "end", json_object_new_string(buf));
+		jw_str(w, "end", buf);
 	}
-	json_object_object_add(fl, "bytes_out", json_object_new_uint64(f->bytes_out));
-	json_object_object_add(fl, "bytes_in", json_object_new_uint64(f->bytes_in));
-	json_object_object_add(fl, "packets_out", json_object_new_uint64(f->packets_out));
-	json_object_object_add(fl, "packets_in", json_object_new_uint64(f->packets_in));
+	jw_uint(w, "bytes_out", f->bytes_out);
+	jw_uint(w, "bytes_in", f->bytes_in);
+	jw_uint(w, "packets_out", f->packets_out);
+	jw_uint(w, "packets_in", f->packets_in);
 	if (k->proto == 6) {
-		json_object_object_add(fl, "tcp_flags",
-				       tcp_flags_json(f->tcp_flags_out | f->tcp_flags_in));
-		json_object_object_add(fl, "tcp_flags_out", tcp_flags_json(f->tcp_flags_out));
-		json_object_object_add(fl, "tcp_flags_in", tcp_flags_json(f->tcp_flags_in));
+		tcp_flags_w(w, "tcp_flags", f->tcp_flags_out | f->tcp_flags_in);
+		tcp_flags_w(w, "tcp_flags_out", f->tcp_flags_out);
+		tcp_flags_w(w, "tcp_flags_in", f->tcp_flags_in);
 	}
-	json_object_object_add(fl, "state", json_object_new_string(state_name(f->state)));
-	json_object_object_add(fl, "verdict", json_object_new_string(
-		f->verdict == PS_VERDICT_DROP ? "dropped" : "forwarded"));
-	json_object_object_add(fl, "reason", json_object_new_string(reason));
-	json_object_object_add(fl, "final", json_object_new_boolean(final));
-	json_object_object_add(rec, "flow", fl);
-	t->emit(t->arg, rec, netns);
+	jw_str(w, "state", c.state);
+	jw_str(w, "verdict", c.verdict);
+	jw_str(w, "reason", reason);
+	jw_bool(w, "final", final);
+	jw_obj_end(w);
+	jw_obj_end(w);
+	if (w->oom)
+		t->st.unwritten++;
+	else
+		t->emit(t->arg, w->buf, w->len, c.netns, &c);
 }
 
 static const char *reason_name(__u32 r)
@@ -269,6 +291,7 @@ void flows_event(struct flow_table *t, const struct ps_flow_event *ev)
 		if (!e)
 			return;
 		e->key = ev->key;
+		e->checked_at = ev->hdr.ktime;
 		*pp = e;
 		if (ev->hdr.type == PS_EV_FLOW_START)
 			t->st.started++;
@@ -320,15 +343,19 @@ void flows_sweep(struct flow_table *t, __u64 now, int all)
 				}
 				continue;
 			}
+			/* a syscall only when the answer can change something */
+			if (!all && (e->ended_at ? now - e->ended_at < FLOW_LINGER_NS :
+				     now - e->checked_at < FLOW_CHECK_NS &&
+				     now - e->snap.last_seen <= t->idle_ns)) {
+				pp = &e->next;
+				continue;
+			}
+			e->checked_at = now;
 			in_kernel = !bpf_map_lookup_elem(t->fd, &e->key, &f) &&
 				    f.first_seen == e->snap.first_seen;
 			if (in_kernel)
 				e->snap = f; /* late packets, e.g. the last ACK */
 			if (e->ended_at) {
-				if (!all && now - e->ended_at < FLOW_LINGER_NS) {
-					pp = &e->next;
-					continue;
-				}
 				if (all)
 					kernel_forget(t, e);
 				flow_finish(t, pp, reason_name(e->end_reason), now,

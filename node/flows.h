@@ -17,16 +17,15 @@
 
 struct flow_table;
 
-/* emit(arg, record, netns of the pod the record belongs to) */
-typedef void (*flow_emit_fn)(void *arg, struct json_object *rec, __u32 netns);
-
 struct flow_stats {
 	unsigned long long started, ended, updates, idle, evicted, adopted;
 	unsigned long long with_process, without_process;
+	unsigned long long unwritten; /* records lost to a failed allocation */
 };
 
+/* Records go to emit as text, with what they say for detection. */
 struct flow_table *flows_new(struct record_ctx *rc, int flows_map_fd,
-			     __u64 idle_ns, flow_emit_fn emit, void *arg);
+			     __u64 idle_ns, record_line_fn emit, void *arg);
 void flows_free(struct flow_table *t);
 void flows_event(struct flow_table *t, const struct ps_flow_event *e);
 /* End what lingered long enough, what is idle, and what the kernel

@@ -232,12 +232,27 @@ static char *cwd_from_components(const char *buf, __u32 len)
 	return s;
 }
 
-/* A record to the node-wide export and to its pod's log. */
+/* A record line to the node-wide export and, when the record has a pod
+ * (netns), to that pod's log. */
+static void emit_line(struct daemon *d, const char *line, size_t len,
+		      __u32 netns)
+{
+	exporter_write_line(&d->out, line, len);
+	if (d->podlog && netns)
+		podlog_write_line(d->podlog, &d->rc, netns, line, len);
+}
+
 static void emit_pod(struct daemon *d, struct json_object *rec, __u32 netns)
 {
-	exporter_write(&d->out, rec);
-	if (d->podlog && json_object_object_get_ex(rec, "pod", NULL))
-		podlog_write(d->podlog, &d->rc, netns, rec);
+	size_t len;
+	const char *s = json_object_to_json_string_length(rec,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+	if (s)
+		emit_line(d, s, len, json_object_object_get_ex(rec, "pod", NULL) ?
+				     netns : 0);
+	else
+		d->out.write_errors++;
 	detect_record(d->detect, rec, netns);
 	json_object_put(rec);
 }
@@ -250,6 +265,17 @@ static void emit(struct daemon *d, struct json_object *rec)
 static void flow_emit(void *arg, struct json_object *rec, __u32 netns)
 {
 	emit_pod(arg, rec, netns);
+}
+
+/* connect, accept, listen, inherit and flow records, written as text */
+static void line_emit(void *arg, const char *line, size_t len, __u32 netns,
+		      const struct conn_rec *c)
+{
+	struct daemon *d = arg;
+
+	emit_line(d, line, len, netns);
+	if (c)
+		detect_conn(d->detect, c);
 }
 
 static void on_exec(struct daemon *d, const struct ps_exec_event *e)
@@ -613,13 +639,13 @@ int main(int argc, char **argv)
 	d.rc.pods_map_fd = loader_map_fd(&d.loader, PS_PIN_PODS);
 	d.rc.pod_ip_fd = loader_map_fd(&d.loader, PS_PIN_POD_IP);
 	d.flows = flows_new(&d.rc, loader_map_fd(&d.loader, PS_PIN_FLOWS),
-			    d.opt.flow_idle_ns, flow_emit, &d);
+			    d.opt.flow_idle_ns, line_emit, &d);
 	if (!d.flows) {
 		err = -ENOMEM;
 		goto out_pods;
 	}
 	record_clock_sync(&d.rc);
-	err = sockets_init(&d.rc, &d.loader, d.flows, flow_emit, &d);
+	err = sockets_init(&d.rc, &d.loader, d.flows, line_emit, flow_emit, &d);
 	if (err)
 		goto out_pods;
 	err = detect_start(&d);

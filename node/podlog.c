@@ -85,16 +85,15 @@ static FILE *podlog_open(struct podlog *pl, const struct record_ctx *rc,
 	return f;
 }
 
-void podlog_write(struct podlog *pl, const struct record_ctx *rc, __u32 netns,
-		  struct json_object *rec)
+void podlog_write_line(struct podlog *pl, const struct record_ctx *rc,
+		       __u32 netns, const char *line, size_t len)
 {
 	FILE *f;
 
 	if (!pl || !netns)
 		return;
 	f = podlog_open(pl, rc, netns);
-	if (!f || fprintf(f, "%s\n", json_object_to_json_string_ext(rec,
-			  JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+	if (!f || fwrite(line, 1, len, f) != len || fputc('\n', f) < 0)
 		pl->errors++;
 }
 

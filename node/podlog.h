@@ -13,8 +13,9 @@ struct podlog;
 
 /* NULL with *err set when DIR cannot be created. */
 struct podlog *podlog_new(const char *dir, int *err);
-void podlog_write(struct podlog *pl, const struct record_ctx *rc, __u32 netns,
-		  struct json_object *rec);
+/* One serialised record (no newline) to the log of the pod of netns. */
+void podlog_write_line(struct podlog *pl, const struct record_ctx *rc,
+		       __u32 netns, const char *line, size_t len);
 void podlog_flush(struct podlog *pl);
 /* Close every file; they reopen on the next record (log rotation). */
 void podlog_reopen(struct podlog *pl);

@@ -49,6 +49,7 @@ static void proc_free(struct proc *p)
 	free(p->binary);
 	free(p->cwd);
 	free(p->args);
+	free(p->json);
 	free(p);
 }
 

@@ -29,14 +29,33 @@ void record_clock_sync(struct record_ctx *ctx)
 void record_time_fmt(const struct record_ctx *ctx, __u64 ktime, char *buf,
 		     size_t len)
 {
+	/* records come in bursts within one second: its text is kept */
+	static __thread time_t last_sec = -1;
+	static __thread char last[32];
+	static __thread size_t last_n;
 	__u64 real = ktime + ctx->boot_to_real_ns;
 	time_t sec = real / 1000000000ULL;
+	__u32 ns = real % 1000000000ULL;
 	struct tm tm;
-	size_t n;
+	int i;
 
-	gmtime_r(&sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%09lluZ", real % 1000000000ULL);
+	if (sec != last_sec) {
+		gmtime_r(&sec, &tm);
+		last_n = strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%S", &tm);
+		last_sec = sec;
+	}
+	if (len < last_n + 12) {
+		if (len)
+			*buf = 0;
+		return;
+	}
+	memcpy(buf, last, last_n);
+	buf += last_n;
+	*buf++ = '.';
+	for (i = 8; i >= 0; i--, ns /= 10)
+		buf[i] = '0' + ns % 10;
+	buf[9] = 'Z';
+	buf[10] = 0;
 }
 
 void exec_id_fmt(const struct record_ctx *ctx, const struct ps_exec_id *id,
@@ -222,4 +241,108 @@ struct json_object *process_json(const struct record_ctx *ctx,
 	if (p->procfs)
 		json_object_object_add(o, "procfs", json_object_new_boolean(1));
 	return o;
+}
+
+/* ---- the same objects written straight to text (node/jw.h) ---- */
+
+void record_head_w(const struct record_ctx *ctx, struct jw *w,
+		   const char *type, __u64 ktime)
+{
+	char t[64];
+
+	record_time_fmt(ctx, ktime, t, sizeof(t));
+	jw_reset(w);
+	jw_obj(w, NULL);
+	jw_str(w, "time", t);
+	jw_str(w, "node", ctx->node);
+	jw_str(w, "type", type);
+}
+
+bool record_pod_w(const struct record_ctx *ctx, struct jw *w, const char *key,
+		  __u32 netns_ino)
+{
+	const struct pod_info *pi = ctx->pods && netns_ino ?
+		pods_by_netns(ctx->pods, netns_ino) : NULL;
+	struct ps_pod kp;
+
+	if (!pi && (!netns_ino || ctx->pods_map_fd < 0 ||
+		    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp)))
+		return false;
+	jw_obj(w, key);
+	if (pi) {
+		jw_str(w, "namespace", pi->namespace);
+		jw_str(w, "name", pi->name);
+		jw_str(w, "container_id", pi->container_id);
+		jw_str(w, "uid", pi->uid);
+	}
+	jw_uint(w, "netns", netns_ino);
+	jw_uint(w, "slot", pi ? pi->slot : kp.slot);
+	jw_obj_end(w);
+	return true;
+}
+
+/* The full process object; the brief form is its first brief_len bytes
+ * and a closing brace. */
+static void process_text(const struct record_ctx *ctx, struct jw *w,
+			 const struct proc *p, size_t *brief_len)
+{
+	char buf[128];
+	__u32 i = 0;
+
+	jw_obj(w, NULL);
+	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
+	jw_str(w, "exec_id", buf);
+	jw_int(w, "pid", p->pid);
+	jw_str(w, "binary", p->binary);
+	jw_arr(w, "args");
+	while (p->args && i < p->args_len) {
+		size_t n = strnlen(p->args + i, p->args_len - i);
+
+		jw_strn(w, NULL, p->args + i, n);
+		i += n + 1;
+	}
+	jw_arr_end(w);
+	*brief_len = w->len;
+	jw_int(w, "uid", p->uid);
+	jw_int(w, "gid", p->gid);
+	if (p->exec_flags & PS_EXEC_ARGS_TRUNC)
+		jw_bool(w, "args_truncated", true);
+	jw_str(w, "cwd", p->cwd);
+	record_time_fmt(ctx, p->id.ktime, buf, sizeof(buf));
+	jw_str(w, "start_time", buf);
+	if (p->parent.pid) {
+		exec_id_fmt(ctx, &p->parent, buf, sizeof(buf));
+		jw_str(w, "parent_exec_id", buf);
+	}
+	jw_int(w, "ppid", p->ppid);
+	jw_int(w, "netns", p->netns_ino);
+	jw_uint(w, "cgroup_id", p->cgroup_id);
+	if (p->procfs)
+		jw_bool(w, "procfs", true);
+	jw_obj_end(w);
+}
+
+void record_process_w(const struct record_ctx *ctx, struct jw *w,
+		      const char *key, struct proc *p, bool brief)
+{
+	if (!p->json) {
+		struct jw t = {};
+		size_t bl = 0;
+
+		process_text(ctx, &t, p, &bl);
+		if (t.oom) {
+			jw_free(&t);
+			jw_raw(w, key, "null", 4);
+			return;
+		}
+		p->json = t.buf; /* the process owns it now */
+		p->json_len = t.len;
+		p->brief_len = bl;
+	}
+	if (!brief) {
+		jw_raw(w, key, p->json, p->json_len);
+		return;
+	}
+	jw_raw(w, key, p->json, p->brief_len);
+	jw_append(w, "}", 1);
 }

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
+#include "node/jw.h"
 #include "node/pods.h"
 #include "node/proc_cache.h"
 
@@ -58,5 +59,42 @@ struct json_object *process_json(const struct record_ctx *ctx,
 struct json_object *process_brief_json(const struct record_ctx *ctx,
 				       const struct proc *p);
 struct json_object *args_json(const char *args, __u32 len);
+
+/* The same, written straight to text. record_head_w starts a record:
+ * w is reset and the top-level object is left open. */
+void record_head_w(const struct record_ctx *ctx, struct jw *w,
+		   const char *type, __u64 ktime);
+/* The pod object under key; false (nothing written) when the netns is
+ * not a registered pod. */
+bool record_pod_w(const struct record_ctx *ctx, struct jw *w, const char *key,
+		  __u32 netns_ino);
+/* The process object under key; its text is kept in p for next time. */
+void record_process_w(const struct record_ctx *ctx, struct jw *w,
+		      const char *key, struct proc *p, bool brief);
+
+/* What a connect or flow record says about its connection: the detection
+ * engine reads this rather than the record's text. Strings and the
+ * process are valid during the call only. */
+struct conn_rec {
+	bool flow;		/* a flow record; else a connect record */
+	__u64 ktime;		/* the record's time (boot clock) */
+	const char *proto;	/* "tcp", "udp", ... */
+	const char *src_ip;	/* NULL when unknown */
+	const char *dst_ip;
+	int src_port, dst_port;	/* -1 for no port (ICMP) */
+	__u32 netns;		/* the record's pod */
+	__u32 src_netns, dst_netns; /* local pods at either end, or 0 */
+	struct proc *proc;	/* the process the record names, or NULL */
+	/* flow records */
+	const char *direction, *state, *verdict, *reason;
+	bool final;
+	__u8 tcp_flags_in;
+	__u64 start;
+};
+
+/* A finished record line (no newline) for the node export and pod log,
+ * netns its pod (0: none), c what it says for detection (or NULL). */
+typedef void (*record_line_fn)(void *arg, const char *line, size_t len,
+			       __u32 netns, const struct conn_rec *c);
 
 #endif

@@ -309,12 +309,12 @@ static bool sensitive(const struct det_config *c, const struct dconn *cn)
 	return false;
 }
 
-static struct json_object *conn_evidence(struct dconn *c)
+static struct json_object *conn_evidence(struct detect *d, struct dconn *c)
 {
 	struct json_object *ev = json_object_new_object(),
 			   *list = json_object_new_array();
 
-	json_object_array_add(list, json_object_get(c->evidence));
+	json_object_array_add(list, json_object_get(det_conn_evidence(d, c)));
 	json_object_object_add(ev, "connections", list);
 	return ev;
 }
@@ -371,7 +371,7 @@ static void lateral(struct detect *d, struct dpod *pod, struct dconn *c,
 		for (i = 0; up->c2_conns && i < json_object_array_length(up->c2_conns); i++)
 			json_object_array_add(conns, json_object_get(
 				json_object_array_get_idx(up->c2_conns, i)));
-	json_object_array_add(conns, json_object_get(c->evidence));
+	json_object_array_add(conns, json_object_get(det_conn_evidence(d, c)));
 	json_object_object_add(ev, "connections", conns);
 	chain_fmt(d, ap, chain, sizeof(chain));
 	det_fmt(s, sizeof(s), "Lateral movement from pod %s: after a %s foothold (%s%s%s) the same process tree connected to %s.",
@@ -399,7 +399,7 @@ void rules_connection(struct detect *d, struct dpod *pod, struct dconn *c,
 		if (!fh->c2_conns)
 			fh->c2_conns = json_object_new_array();
 		if (json_object_array_length(fh->c2_conns) < DET_EVIDENCE)
-			json_object_array_add(fh->c2_conns, json_object_get(c->evidence));
+			json_object_array_add(fh->c2_conns, json_object_get(det_conn_evidence(d, c)));
 	}
 	if (c->internal)
 		seen_add(pod, tkey, peer, c->refused, now);
@@ -413,7 +413,7 @@ void rules_connection(struct detect *d, struct dpod *pod, struct dconn *c,
 				 c->refused ? "refused connections" : "distinct internal address:port pairs",
 				 d->cfg->scan_ns / 1e9);
 			det_alert(d, RULE_INTERNAL_SCAN, pod, ap, tree, s,
-				  conn_evidence(c), now);
+				  conn_evidence(d, c), now);
 		}
 	}
 	if (c->refused)
@@ -430,7 +430,7 @@ void rules_connection(struct detect *d, struct dpod *pod, struct dconn *c,
 			 !det_allowed(d, RULE_NEW_PEER, pod, ap)) {
 			det_fmt(s, sizeof(s), "Pod %s connected to %s, a peer it did not contact during its learning window.",
 				 pod_name(pod), peer);
-			det_alert(d, RULE_NEW_PEER, pod, ap, tree, s, conn_evidence(c), now);
+			det_alert(d, RULE_NEW_PEER, pod, ap, tree, s, conn_evidence(d, c), now);
 			deny_if(d, RULE_NEW_PEER, pod, c, now);
 		}
 	}
@@ -439,14 +439,14 @@ void rules_connection(struct detect *d, struct dpod *pod, struct dconn *c,
 			    RULE_SENSITIVE, pod->ns, pod->name, ap ? ap->binary : NULL)) {
 		det_fmt(s, sizeof(s), "Pod %s%s%s connected to the sensitive service %s without being an allowed client.",
 			 pod_name(pod), ap ? " process " : "", ap ? ap->tool : "", peer);
-		det_alert(d, RULE_SENSITIVE, pod, ap, tree, s, conn_evidence(c), now);
+		det_alert(d, RULE_SENSITIVE, pod, ap, tree, s, conn_evidence(d, c), now);
 		deny_if(d, RULE_SENSITIVE, pod, c, now);
 	}
 	if (fh && tree && tree->exec_into && c->internal && !c2 &&
 	    rule_on(d, RULE_EXEC_INTO_POD, pod, ap)) {
 		det_fmt(s, sizeof(s), "A process entered pod %s from outside its network namespace (\"%.200s\") and its tree connected to %s.",
 			 pod_name(pod), tree->args, peer);
-		det_alert(d, RULE_EXEC_INTO_POD, pod, ap, tree, s, conn_evidence(c), now);
+		det_alert(d, RULE_EXEC_INTO_POD, pod, ap, tree, s, conn_evidence(d, c), now);
 		deny_if(d, RULE_EXEC_INTO_POD, pod, c, now);
 	}
 	if (fh && c->internal && !c2 && rule_on(d, RULE_LATERAL, pod, ap)) {

@@ -15,8 +15,10 @@
 struct sockets {
 	struct record_ctx *rc;
 	struct flow_table *flows;
-	sockets_emit_fn emit;
+	record_line_fn emit;
+	sockets_emit_fn emit_json;
 	void *arg;
+	struct jw w;
 	int socks_fd;
 	__u64 last_stats;
 	unsigned long long stats_sig; /* what the last stats record said */
@@ -28,7 +30,8 @@ struct sockets {
 static struct sockets *S;
 
 int sockets_init(struct record_ctx *rc, struct loader *l,
-		 struct flow_table *flows, sockets_emit_fn emit, void *arg)
+		 struct flow_table *flows, record_line_fn emit,
+		 sockets_emit_fn emit_json, void *arg)
 {
 	S = calloc(1, sizeof(*S));
 	if (!S)
@@ -36,6 +39,7 @@ int sockets_init(struct record_ctx *rc, struct loader *l,
 	S->rc = rc;
 	S->flows = flows;
 	S->emit = emit;
+	S->emit_json = emit_json;
 	S->arg = arg;
 	S->socks_fd = loader_map_fd(l, PS_PIN_SOCKS);
 	if (S->socks_fd < 0) {
@@ -54,70 +58,63 @@ const struct socket_stats *sockets_stats(void)
 	return S ? &S->st : NULL;
 }
 
-static struct json_object *endpoint_json(const union ps_addr *a, __u8 family,
-					 __be16 port, bool with_pod)
+/* An endpoint of a socket; the address text goes to ip (empty when the
+ * address is unset), the local pod at it to *netns when with_pod. */
+static void endpoint_w(struct jw *w, const char *key, const union ps_addr *a,
+		       __u8 family, __be16 port, bool with_pod, char *ip,
+		       __u32 *netns)
 {
-	struct json_object *o = json_object_new_object(), *pod;
-	char ip[INET6_ADDRSTRLEN];
 	static const union ps_addr zero;
-	__u32 netns;
 
+	*ip = 0;
+	*netns = 0;
+	jw_obj(w, key);
 	if (memcmp(a, &zero, sizeof(zero))) {
-		inet_ntop(family == 2 ? AF_INET : AF_INET6, a->b, ip, sizeof(ip));
-		json_object_object_add(o, "ip", json_object_new_string(ip));
+		inet_ntop(family == 2 ? AF_INET : AF_INET6, a->b, ip,
+			  INET6_ADDRSTRLEN);
+		jw_str(w, "ip", ip);
 	}
-	json_object_object_add(o, "port", json_object_new_int(ntohs(port)));
-	if (with_pod && (netns = record_ip_netns(S->rc, family, a->b)) &&
-	    (pod = pod_json(S->rc, netns)))
-		json_object_object_add(o, "pod", pod);
-	return o;
+	jw_int(w, "port", ntohs(port));
+	if (with_pod && (*netns = record_ip_netns(S->rc, family, a->b)) &&
+	    !record_pod_w(S->rc, w, "pod", *netns))
+		*netns = 0;
+	jw_obj_end(w);
 }
 
-static struct json_object *socket_json(const struct ps_sock_event *e,
-				       __u32 type)
+static void socket_w(struct jw *w, const struct ps_sock_event *e, __u32 type,
+		     struct conn_rec *c)
 {
 	const struct ps_sock_key *k = &e->key;
-	struct json_object *s = json_object_new_object(), *local, *remote;
-	char buf[16];
 	bool passive = e->flags & PS_SOCK_ACCEPT;
+	static char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
+	__u32 lns, rns;
 
-	json_object_object_add(s, "protocol", json_object_new_string(
-		ip_proto_name(k->proto, buf, sizeof(buf))));
-	json_object_object_add(s, "family", json_object_new_string(
-		k->family == 2 ? "ipv4" : "ipv6"));
-	local = endpoint_json(&k->local_addr, k->family, k->local_port, false);
+	jw_obj(w, "socket");
+	jw_str(w, "protocol", c->proto);
+	jw_str(w, "family", k->family == 2 ? "ipv4" : "ipv6");
 	if (type == PS_EV_LISTEN) {
-		json_object_object_add(s, "src", local);
+		endpoint_w(w, "src", &k->local_addr, k->family, k->local_port,
+			   false, local, &lns);
+	} else if (passive) { /* src -> dst is the direction it was opened */
+		endpoint_w(w, "src", &k->remote_addr, k->family, k->remote_port,
+			   true, remote, &rns);
+		endpoint_w(w, "dst", &k->local_addr, k->family, k->local_port,
+			   false, local, &lns);
 	} else {
-		remote = endpoint_json(&k->remote_addr, k->family, k->remote_port,
-				       true);
-		/* src -> dst is the direction the connection was opened */
-		json_object_object_add(s, "src", passive ? remote : local);
-		json_object_object_add(s, "dst", passive ? local : remote);
+		endpoint_w(w, "src", &k->local_addr, k->family, k->local_port,
+			   false, local, &lns);
+		endpoint_w(w, "dst", &k->remote_addr, k->family, k->remote_port,
+			   true, remote, &rns);
+		c->src_ip = local[0] ? local : NULL;
+		c->src_port = ntohs(k->local_port);
+		c->dst_ip = remote[0] ? remote : NULL;
+		c->dst_port = ntohs(k->remote_port);
+		c->dst_netns = rns;
 	}
-	json_object_object_add(s, "pid", json_object_new_int64(e->tgid));
+	jw_int(w, "pid", e->tgid);
 	if (type == PS_EV_CONNECT && k->proto == 6)
-		json_object_object_add(s, "state", json_object_new_string(
-			e->flags & PS_SOCK_FAILED ? "failed" : "established"));
-	return s;
-}
-
-/* The full process of an exec, or what the event knows of it. */
-static struct json_object *exec_json(const struct ps_exec_id *id, __u32 tgid,
-				     __u32 netns, bool brief,
-				     struct proc **found)
-{
-	struct proc *p = proc_cache_get(S->rc->procs, id), stub = {};
-
-	if (found)
-		*found = p;
-	if (!p) {
-		stub.id = *id;
-		stub.pid = id->pid ? id->pid : tgid;
-		stub.netns_ino = netns;
-		p = &stub;
-	}
-	return brief ? process_brief_json(S->rc, p) : process_json(S->rc, p);
+		jw_str(w, "state", e->flags & PS_SOCK_FAILED ? "failed" : "established");
+	jw_obj_end(w);
 }
 
 static const char *const type_names[] = {
@@ -127,12 +124,29 @@ static const char *const type_names[] = {
 	[PS_EV_INHERIT] = "inherit",
 };
 
+/* The process of an exec: the cached one, or what the event knows of it
+ * in *stub. */
+static struct proc *exec_proc(const struct ps_exec_id *id, __u32 tgid,
+			      __u32 netns, struct proc *stub)
+{
+	struct proc *p = proc_cache_get(S->rc->procs, id);
+
+	if (p)
+		return p;
+	memset(stub, 0, sizeof(*stub));
+	stub->id = *id;
+	stub->pid = id->pid ? id->pid : tgid;
+	stub->netns_ino = netns;
+	return stub;
+}
+
 int sockets_event(const void *data, size_t len)
 {
 	const struct ps_sock_event *e = data;
-	const struct ps_exec_id *who;
-	struct json_object *rec;
-	struct proc *p, *pp;
+	struct proc *p, *pp, stub, ostub;
+	struct jw *w = &S->w;
+	char pbuf[16];
+	struct conn_rec c = {};
 	__u32 netns;
 
 	if (!S || len < sizeof(*e) || e->hdr.type < PS_EV_CONNECT ||
@@ -152,20 +166,34 @@ int sockets_event(const void *data, size_t len)
 	case PS_EV_LISTEN: S->st.listens++; break;
 	case PS_EV_INHERIT: S->st.inherits++; break;
 	}
+	c.ktime = e->hdr.ktime;
+	c.proto = ip_proto_name(e->key.proto, pbuf, sizeof(pbuf));
+	c.src_port = c.dst_port = -1;
+	record_head_w(S->rc, w, type_names[e->hdr.type], e->hdr.ktime);
+	c.netns = record_pod_w(S->rc, w, "pod", netns) ? netns : 0;
 	/* INHERIT: the record is about the exec that holds the socket now */
-	who = e->hdr.type == PS_EV_INHERIT ? &e->holder : &e->exec;
-	rec = record_new(S->rc, type_names[e->hdr.type], e->hdr.ktime);
-	record_add_pod(S->rc, rec, netns);
-	json_object_object_add(rec, "process",
-			       exec_json(who, e->tgid, netns, false, &p));
-	if (p && p->parent.pid && (pp = proc_cache_get(S->rc->procs, &p->parent)))
-		json_object_object_add(rec, "parent",
-				       process_brief_json(S->rc, pp));
-	if (e->hdr.type == PS_EV_INHERIT)
-		json_object_object_add(rec, "opener",
-				       exec_json(&e->exec, e->tgid, netns, true, NULL));
-	json_object_object_add(rec, "socket", socket_json(e, e->hdr.type));
-	S->emit(S->arg, rec, netns);
+	p = exec_proc(e->hdr.type == PS_EV_INHERIT ? &e->holder : &e->exec,
+		      e->tgid, netns, &stub);
+	record_process_w(S->rc, w, "process", p, false);
+	if (p != &stub && p->parent.pid &&
+	    (pp = proc_cache_get(S->rc->procs, &p->parent)))
+		record_process_w(S->rc, w, "parent", pp, true);
+	if (e->hdr.type == PS_EV_INHERIT) {
+		pp = exec_proc(&e->exec, e->tgid, netns, &ostub);
+		record_process_w(S->rc, w, "opener", pp, true);
+		if (pp == &ostub)
+			free(ostub.json);
+	}
+	socket_w(w, e, e->hdr.type, &c);
+	jw_obj_end(w);
+	c.proc = p;
+	if (w->oom)
+		S->st.unwritten++;
+	else
+		S->emit(S->arg, w->buf, w->len, c.netns,
+			e->hdr.type == PS_EV_CONNECT ? &c : NULL);
+	if (p == &stub)
+		free(stub.json);
 	return 0;
 }
 
@@ -240,7 +268,8 @@ static void stats_record(bool force)
 
 	total = named + fs->without_process;
 	sig = total * 31 + S->st.connects + S->st.accepts + S->st.listens +
-	      S->st.udp + S->st.inherits + S->st.connects_failed;
+	      S->st.udp + S->st.inherits + S->st.connects_failed +
+	      fs->unwritten + S->st.unwritten;
 	if (!force && sig == S->stats_sig)
 		return;
 	S->stats_sig = sig;
@@ -251,6 +280,7 @@ static void stats_record(bool force)
 	json_object_object_add(fl, "with_process", json_object_new_uint64(named));
 	json_object_object_add(fl, "without_process",
 			       json_object_new_uint64(fs->without_process));
+	json_object_object_add(fl, "unwritten", json_object_new_uint64(fs->unwritten));
 	json_object_object_add(fl, "attribution", json_object_new_double(
 		total ? (double)named / total : 1.0));
 	json_object_object_add(st, "flows", fl);
@@ -263,9 +293,10 @@ static void stats_record(bool force)
 	json_object_object_add(so, "udp", json_object_new_uint64(S->st.udp));
 	json_object_object_add(so, "inherit", json_object_new_uint64(S->st.inherits));
 	json_object_object_add(so, "open", json_object_new_uint64(S->st.open));
+	json_object_object_add(so, "unwritten", json_object_new_uint64(S->st.unwritten));
 	json_object_object_add(st, "sockets", so);
 	json_object_object_add(rec, "stats", st);
-	S->emit(S->arg, rec, 0);
+	S->emit_json(S->arg, rec, 0);
 }
 
 void sockets_tick(__u64 now)
@@ -284,6 +315,7 @@ void sockets_exit(void)
 	if (!S)
 		return;
 	stats_record(true);
+	jw_free(&S->w);
 	free(S);
 	S = NULL;
 }

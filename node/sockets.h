@@ -27,10 +27,14 @@ struct socket_stats {
 	unsigned long long connects, connects_failed, accepts, listens;
 	unsigned long long udp, inherits, deleted_closed, deleted_idle;
 	unsigned long long open; /* entries in the socks map at the last tick */
+	unsigned long long unwritten; /* records lost to a failed allocation */
 };
 
+/* emit writes the connect, accept, listen and inherit records;
+ * emit_json the stats records. */
 int sockets_init(struct record_ctx *rc, struct loader *l,
-		 struct flow_table *flows, sockets_emit_fn emit, void *arg);
+		 struct flow_table *flows, record_line_fn emit,
+		 sockets_emit_fn emit_json, void *arg);
 /* A PS_EV_CONNECT/ACCEPT/LISTEN/INHERIT event; -EINVAL when malformed. */
 int sockets_event(const void *data, size_t len);
 /* Once a second: deferred deletions, process holds, stats record. */
