@@ -40,22 +40,34 @@ static void putc1(struct jw *w, char c)
 	w->buf[w->len++] = c;
 }
 
+/* Bytes written as they are inside a string: all but '"', '\\' and
+ * control characters. */
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
 /* The escapes json-c uses; other control bytes are \u00XX. */
 static void put_escaped(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, start = 0;
+	size_t i = 0, start;
 
-	putc1(w, '"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
+	/* room for the quotes and the text unescaped, the common case */
+	if (w->len + n + 2 > w->cap && !jw_grow(w, n + 2))
+		return;
+	w->buf[w->len++] = '"';
+	while (i < n) {
+		unsigned char c;
 		char e[6] = { '\\' };
 		size_t el = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+		for (start = i; i < n && plain(s[i]); i++)
+			;
 		put(w, s + start, i - start);
-		start = i + 1;
+		if (i == n)
+			break;
+		c = s[i++];
 		switch (c) {
 		case '"': e[1] = '"'; break;
 		case '\\': e[1] = '\\'; break;
@@ -72,21 +84,28 @@ static void put_escaped(struct jw *w, const char *s, size_t n)
 		}
 		put(w, e, el);
 	}
-	put(w, s + start, n - start);
 	putc1(w, '"');
 }
 
-/* The separator and the key of the next member. */
+/* The separator and the key of the next member. Keys are names of the
+ * data model, written as they are. */
 static void member(struct jw *w, const char *key)
 {
+	size_t n = key ? strlen(key) : 0;
+
+	if (w->len + n + 4 > w->cap && !jw_grow(w, n + 4))
+		return;
 	if (w->depth && w->depth <= JW_DEPTH) {
 		if (w->more[w->depth - 1])
-			putc1(w, ',');
+			w->buf[w->len++] = ',';
 		w->more[w->depth - 1] = true;
 	}
 	if (key) {
-		put_escaped(w, key, strlen(key));
-		putc1(w, ':');
+		w->buf[w->len++] = '"';
+		memcpy(w->buf + w->len, key, n);
+		w->len += n;
+		w->buf[w->len++] = '"';
+		w->buf[w->len++] = ':';
 	}
 }
 

@@ -4,7 +4,8 @@
  * appends straight to one growing buffer, with no object tree and no
  * allocation once the buffer is large enough. The output is what json-c
  * writes with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE.
- * A NULL key writes a bare value (top level or array element).
+ * A NULL key writes a bare value (top level or array element); keys are
+ * the data model's own names and are written without escaping.
  */
 #ifndef PS_NODE_JW_H
 #define PS_NODE_JW_H
