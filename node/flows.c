@@ -10,10 +10,11 @@
 
 #define FLOW_BUCKETS 65536 /* power of two */
 #define FLOW_LINGER_NS 3000000000ULL /* late packets after an end: last ACK, RST */
-/* A reported TCP flow stays in the kernel table this long, so that its
- * stragglers (retransmitted FIN, late RST) update it instead of starting
- * a ghost flow picked up midway. A new SYN on the tuple replaces it. */
-#define FLOW_TOMBSTONE_NS 30000000000ULL
+/* A reported TCP flow that closed stays in the kernel table, so that
+ * its stragglers (retransmitted FIN, late RST) update it instead of
+ * starting a ghost flow picked up midway; the kernel reports nothing more
+ * of a closed flow, the LRU recycles it and a new SYN on the tuple
+ * replaces it. The daemon forgets it at once. */
 /* An open flow whose counters look fresh is checked against the kernel
  * (evicted? idle?) at most this often. */
 #define FLOW_CHECK_NS 2000000000ULL
@@ -22,7 +23,6 @@ struct flow_entry {
 	struct ps_flow_key key;
 	struct ps_flow snap; /* latest counters known */
 	__u64 ended_at;	     /* 0 while open */
-	__u64 reported_at;   /* final record written: a tombstone until then */
 	__u64 checked_at;    /* last compared with the kernel's entry */
 	__u32 end_reason;
 	struct flow_entry *next;
@@ -258,31 +258,22 @@ static void flow_free(struct flow_entry **pp)
 	free(e);
 }
 
-/* Write the final record; a flow that ended keeps a tombstone. */
+/* Write the final record and forget the flow. */
 static void flow_finish(struct flow_table *t, struct flow_entry **pp,
-			const char *reason, __u64 now, bool tombstone)
+			const char *reason)
 {
 	flow_record(t, *pp, reason, true);
 	t->st.ended++;
-	if (tombstone)
-		(*pp)->reported_at = now ? now : 1;
-	else
-		flow_free(pp);
+	flow_free(pp);
 }
 
 void flows_event(struct flow_table *t, const struct ps_flow_event *ev)
 {
 	struct flow_entry **pp = flow_slot(t, &ev->key), *e = *pp;
 
-	if (e && e->reported_at) {
-		if (ev->hdr.type != PS_EV_FLOW_START)
-			return; /* a straggler of a reported flow */
-		flow_free(pp); /* a new connection on the tuple */
-		pp = flow_slot(t, &ev->key);
-		e = NULL;
-	} else if (e && e->ended_at && ev->hdr.type == PS_EV_FLOW_START) {
+	if (e && e->ended_at && ev->hdr.type == PS_EV_FLOW_START) {
 		/* a new connection on the tuple before the old one lingered out */
-		flow_finish(t, pp, reason_name(e->end_reason), 0, false);
+		flow_finish(t, pp, reason_name(e->end_reason));
 		pp = flow_slot(t, &ev->key);
 		e = NULL;
 	}
@@ -334,15 +325,6 @@ void flows_sweep(struct flow_table *t, __u64 now, int all)
 			struct ps_flow f;
 			bool in_kernel;
 
-			if (e->reported_at) {
-				if (all || now - e->reported_at > FLOW_TOMBSTONE_NS) {
-					kernel_forget(t, e);
-					flow_free(pp);
-				} else {
-					pp = &e->next;
-				}
-				continue;
-			}
 			/* a syscall only when the answer can change something */
 			if (!all && (e->ended_at ? now - e->ended_at < FLOW_LINGER_NS :
 				     now - e->checked_at < FLOW_CHECK_NS &&
@@ -358,21 +340,20 @@ void flows_sweep(struct flow_table *t, __u64 now, int all)
 			if (e->ended_at) {
 				if (all)
 					kernel_forget(t, e);
-				flow_finish(t, pp, reason_name(e->end_reason), now,
-					    in_kernel && !all);
+				flow_finish(t, pp, reason_name(e->end_reason));
 			} else if (!in_kernel) {
 				t->st.evicted++;
-				flow_finish(t, pp, reason_name(PS_FLOW_R_EVICTED), now, false);
+				flow_finish(t, pp, reason_name(PS_FLOW_R_EVICTED));
 			} else if (e->snap.state == PS_FLOW_CLOSED &&
 				   now - e->snap.last_seen > FLOW_LINGER_NS) {
 				/* closed long ago: its end event was lost */
 				if (all)
 					kernel_forget(t, e);
-				flow_finish(t, pp, "closed", now, !all);
+				flow_finish(t, pp, "closed");
 			} else if (now - e->snap.last_seen > t->idle_ns) {
 				t->st.idle++;
 				kernel_forget(t, e);
-				flow_finish(t, pp, reason_name(PS_FLOW_R_IDLE), now, false);
+				flow_finish(t, pp, reason_name(PS_FLOW_R_IDLE));
 			} else {
 				pp = &e->next;
 			}
