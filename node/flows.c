@@ -125,17 +125,27 @@ static const char *state_name(__u8 s)
 	return "unknown";
 }
 
+/* The JSON array of a set of TCP flags; the 256 texts are made once. */
 static void tcp_flags_w(struct jw *w, const char *key, __u8 f)
 {
 	static const char *const names[] = { "FIN", "SYN", "RST", "PSH",
 					     "ACK", "URG", "ECE", "CWR" };
+	static char text[256][48];
+	static __u8 len[256];
 	int i;
 
-	jw_arr(w, key);
-	for (i = 0; i < 8; i++)
-		if (f & (1 << i))
-			jw_str(w, NULL, names[i]);
-	jw_arr_end(w);
+	if (!len[f]) {
+		char *p = text[f];
+
+		*p++ = '[';
+		for (i = 0; i < 8; i++)
+			if (f & (1 << i))
+				p += sprintf(p, "%s\"%s\"", p - 1 == text[f] ? "" : ",",
+					     names[i]);
+		*p++ = ']';
+		len[f] = p - text[f];
+	}
+	jw_raw(w, key, text[f], len[f]);
 }
 
 static bool has_ports(__u8 proto)
@@ -162,7 +172,6 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 	__u32 netns = record_slot_netns(t->rc, k->slot);
 	__u32 peer_netns = record_ip_netns(t->rc, k->family, k->peer_addr.b);
 	bool pod_opened = f->opener != PS_SIDE_PEER, pod;
-	int af = k->family == 2 ? AF_INET : AF_INET6;
 	char pod_ip[INET6_ADDRSTRLEN], peer_ip[INET6_ADDRSTRLEN];
 	char buf[64], start[64], pbuf[16];
 	struct conn_rec c = {
@@ -182,8 +191,8 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 	struct jw *w = &t->w;
 	int pod_port = -1, peer_port = -1;
 
-	inet_ntop(af, k->pod_addr.b, pod_ip, sizeof(pod_ip));
-	inet_ntop(af, k->peer_addr.b, peer_ip, sizeof(peer_ip));
+	record_ip_fmt(k->family, k->pod_addr.b, pod_ip);
+	record_ip_fmt(k->family, k->peer_addr.b, peer_ip);
 	if (has_ports(k->proto)) {
 		pod_port = ntohs(k->pod_port);
 		peer_port = ntohs(k->peer_port);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -244,6 +245,29 @@ struct json_object *process_json(const struct record_ctx *ctx,
 }
 
 /* ---- the same objects written straight to text (node/jw.h) ---- */
+
+void record_ip_fmt(__u8 family, const __u8 *a, char *buf)
+{
+	char *p = buf;
+	int i;
+
+	if (family != 2) {
+		inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+		return;
+	}
+	for (i = 0; i < 4; i++) { /* what inet_ntop writes, without printf */
+		__u8 v = a[i];
+
+		if (i)
+			*p++ = '.';
+		if (v >= 100)
+			*p++ = '0' + v / 100;
+		if (v >= 10)
+			*p++ = '0' + v / 10 % 10;
+		*p++ = '0' + v % 10;
+	}
+	*p = 0;
+}
 
 void record_head_w(const struct record_ctx *ctx, struct jw *w,
 		   const char *type, __u64 ktime)

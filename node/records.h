@@ -60,6 +60,10 @@ struct json_object *process_brief_json(const struct record_ctx *ctx,
 				       const struct proc *p);
 struct json_object *args_json(const char *args, __u32 len);
 
+/* The text of an address (family 2: IPv4, else IPv6) into buf of at
+ * least INET6_ADDRSTRLEN bytes. */
+void record_ip_fmt(__u8 family, const __u8 *a, char *buf);
+
 /* The same, written straight to text. record_head_w starts a record:
  * w is reset and the top-level object is left open. */
 void record_head_w(const struct record_ctx *ctx, struct jw *w,

@@ -70,8 +70,7 @@ static void endpoint_w(struct jw *w, const char *key, const union ps_addr *a,
 	*netns = 0;
 	jw_obj(w, key);
 	if (memcmp(a, &zero, sizeof(zero))) {
-		inet_ntop(family == 2 ? AF_INET : AF_INET6, a->b, ip,
-			  INET6_ADDRSTRLEN);
+		record_ip_fmt(family, a->b, ip);
 		jw_str(w, "ip", ip);
 	}
 	jw_int(w, "port", ntohs(port));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* node/jw.c writes what json-c writes for the same values. */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "tests/harness.h"
 #include "node/jw.h"
+#include "node/records.h"
 
 static const char *jc(struct json_object *o)
 {
@@ -114,4 +116,30 @@ static void test_growth(void)
 	jw_free(&w);
 }
 
-TEST_MAIN(TEST(test_values), TEST(test_growth))
+/* record_ip_fmt writes what inet_ntop writes */
+static void test_ip_text(void)
+{
+	static const char *const v4[] = { "0.0.0.0", "255.255.255.255",
+		"10.0.12.1", "100.9.0.99", "192.168.100.10", "1.20.199.250" };
+	static const char *const v6[] = { "::", "fd00::1", "2001:db8::ff00:42:8329",
+		"::ffff:10.1.2.3" };
+	char want[INET6_ADDRSTRLEN], got[INET6_ADDRSTRLEN];
+	__u8 a[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		memset(a, 0, sizeof(a));
+		inet_pton(AF_INET, v4[i], a);
+		inet_ntop(AF_INET, a, want, sizeof(want));
+		record_ip_fmt(2, a, got);
+		ASSERT_STREQ(got, want, v4[i]);
+	}
+	for (i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+		inet_pton(AF_INET6, v6[i], a);
+		inet_ntop(AF_INET6, a, want, sizeof(want));
+		record_ip_fmt(10, a, got);
+		ASSERT_STREQ(got, want, v6[i]);
+	}
+}
+
+TEST_MAIN(TEST(test_values), TEST(test_growth), TEST(test_ip_text))
