@@ -10,7 +10,11 @@
 #include "node/sockets.h"
 
 #define SOCKS_BATCH 1024
-#define PROC_HOLD_NS (PS_SOCK_LINGER_NS + 2000000000ULL)
+/* The socks map is read whole at most this often: closed entries go
+ * some seconds after their linger (the LRU would recycle them anyway). */
+#define SOCKS_SWEEP_NS (5ULL * 1000000000ULL)
+/* Owners of open sockets are held from one sweep past the next. */
+#define PROC_HOLD_NS (PS_SOCK_LINGER_NS + SOCKS_SWEEP_NS + 2000000000ULL)
 
 struct sockets {
 	struct record_ctx *rc;
@@ -20,7 +24,7 @@ struct sockets {
 	void *arg;
 	struct jw w;
 	int socks_fd;
-	__u64 last_stats;
+	__u64 last_stats, last_sweep;
 	unsigned long long stats_sig; /* what the last stats record said */
 	struct socket_stats st;
 	struct ps_sock_key keys[SOCKS_BATCH], del[SOCKS_BATCH];
@@ -302,7 +306,10 @@ void sockets_tick(__u64 now)
 {
 	if (!S)
 		return;
-	socks_sweep(now);
+	if (now - S->last_sweep >= SOCKS_SWEEP_NS) {
+		S->last_sweep = now;
+		socks_sweep(now);
+	}
 	if (now - S->last_stats >= SOCKETS_STATS_NS) {
 		S->last_stats = now;
 		stats_record(false);

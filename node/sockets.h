@@ -37,7 +37,8 @@ int sockets_init(struct record_ctx *rc, struct loader *l,
 		 sockets_emit_fn emit_json, void *arg);
 /* A PS_EV_CONNECT/ACCEPT/LISTEN/INHERIT event; -EINVAL when malformed. */
 int sockets_event(const void *data, size_t len);
-/* Once a second: deferred deletions, process holds, stats record. */
+/* Once a second: every 5 s deferred deletions and process holds, every
+ * 10 s a stats record when something changed. */
 void sockets_tick(__u64 now);
 /* A last stats record; frees the module. */
 void sockets_exit(void);
