@@ -89,8 +89,15 @@ struct ps_ip_key {
 	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
 };
 
-/* pod_stats (per-CPU hash, slot -> counters), written by the TC programs.
- * "in"/"out" are relative to the pod. */
+/* pod_stats (per-CPU array indexed by slot -> counters), written by the
+ * TC and XDP programs. "in"/"out" are relative to the pod. Slots start at
+ * 1, so the array has one more element than there can be pods; slot 0 and
+ * the slots of pods not registered hold zeros. An array element cannot be
+ * deleted: podsentry-cni zeroes a slot's values on every CPU where it
+ * frees the slot, and before a new pod takes a slot used before. A slot
+ * beyond the array counts as PS_DROP_POD_STATS_FULL. */
+#define PS_POD_STATS_SLOTS (PS_MAX_PODS + 1)
+
 struct ps_pod_stats {
 	__u64 packets_out;
 	__u64 bytes_out;
@@ -370,7 +377,7 @@ enum ps_drop_reason {
 	PS_DROP_RB_EXIT = 1,	  /* ring buffer full: exit event lost */
 	PS_DROP_PROCS_FULL = 2,	  /* procs map update failed */
 	PS_DROP_READ_FAIL = 3,	  /* a kernel read failed (args, binary) */
-	PS_DROP_POD_STATS_FULL = 4, /* pod_stats update failed */
+	PS_DROP_POD_STATS_FULL = 4, /* slot beyond the pod_stats array */
 	PS_DROP_RB_FLOW = 5,	  /* ring buffer full: flow event lost */
 	PS_DROP_FLOWS_FULL = 6,	  /* flows insert failed: packet not in a flow */
 	PS_DROP_FLOW_EVICTED = 7, /* a flow insert made the LRU evict a flow */

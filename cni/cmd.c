@@ -326,7 +326,7 @@ static int add_kernel(struct cmd *c, struct pod_state *st,
 	}
 	/* A new pod starts from zero even if its slot was used before. */
 	if (fresh_slot)
-		bpf_map_delete_elem(p.pod_stats, &st->slot);
+		pod_stats_zero(p.pod_stats, st->slot);
 	if (pod_register(&p, st, c->err) || pod_attach(&p, st, c->err)) {
 		teardown(c, &p, st, all, n);
 		pins_close(&p);

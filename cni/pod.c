@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "podsentry.h"
 #include "cni/err.h"
@@ -139,9 +141,32 @@ int pod_unregister(const struct pins *p, const struct pod_state *st,
 		r = map_delete_if(p->pod_ip, &k, slot, PS_PIN_POD_IP, err);
 		ret = ret ? ret : r;
 	}
-	if (!keep_slot && p->pod_stats >= 0 &&
-	    bpf_map_delete_elem(p->pod_stats, &slot) && errno != ENOENT && !ret)
-		ret = map_fail(err, PS_PIN_POD_STATS, "delete", -errno);
+	if (!keep_slot) {
+		r = pod_stats_zero(p->pod_stats, slot);
+		if (r && !ret)
+			ret = map_fail(err, PS_PIN_POD_STATS, "zero", r);
+	}
+	return ret;
+}
+
+int pod_stats_zero(int fd, __u32 slot)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
+	struct ps_pod_stats *zero;
+
+	if (fd < 0)
+		return 0;
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	/* E2BIG: beyond the array; ENOENT: a hash (pins of an older
+	 * daemon) without that slot */
+	if (bpf_map_update_elem(fd, &slot, zero, BPF_EXIST) && errno != E2BIG &&
+	    errno != ENOENT)
+		ret = -errno;
+	free(zero);
 	return ret;
 }
 

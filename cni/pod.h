@@ -30,6 +30,10 @@ int pod_register(const struct pins *p, const struct pod_state *st, char *err);
  * slot still needs. */
 int pod_unregister(const struct pins *p, const struct pod_state *st,
 		   bool keep_netns, bool keep_slot, char *err);
+/* Zero the pod_stats counters of slot on every CPU (an array element
+ * cannot be deleted); 0 also when fd < 0 or when the map holds nothing
+ * for the slot. */
+int pod_stats_zero(int fd, __u32 slot);
 /* Attach the TC programs (and XDP when st->xdp) on st's host veth and
  * record them in st->attached. */
 int pod_attach(const struct pins *p, struct pod_state *st, char *err);

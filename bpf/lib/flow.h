@@ -62,7 +62,6 @@ static __always_inline __u64 flow_now(void)
 
 /* What one packet adds to its flow. */
 struct ps_flow_pkt {
-	__u64 now;   /* flow_now() */
 	__u64 bytes; /* IP length, GSO segments' headers included */
 	__u32 segs;  /* 1, or the GSO segment count */
 	bool from_pod;
@@ -70,24 +69,35 @@ struct ps_flow_pkt {
 	__u32 netns;  /* the pod's netns inode: socks lookups, 0 = none */
 };
 
-static __always_inline void flow_key_of(struct ps_flow_key *k,
+/* A flow key as words, written by flow_key_of (see map_key_word). */
+union ps_flow_key_words {
+	struct ps_flow_key k;
+	__u32 w[sizeof(struct ps_flow_key) / 4];
+};
+
+_Static_assert(__builtin_offsetof(struct ps_flow_key, pod_addr) == 12 &&
+		   __builtin_offsetof(struct ps_flow_key, peer_addr) == 28,
+	       "flow_key_of writes ps_flow_key as words");
+
+/* The key of `p` seen from its pod: slot, family, protocol, then the
+ * pod's port, the peer's port, the pod's and the peer's address. */
+static __always_inline void flow_key_of(union ps_flow_key_words *kw,
 					const struct ps_pkt *p, __u32 slot,
 					bool from_pod)
 {
-	k->slot = slot;
-	k->family = p->family;
-	k->proto = p->proto;
-	k->pad = 0;
-	if (from_pod) {
-		k->pod_port = p->sport;
-		k->peer_port = p->dport;
-		k->pod_addr = p->saddr;
-		k->peer_addr = p->daddr;
-	} else {
-		k->pod_port = p->dport;
-		k->peer_port = p->sport;
-		k->pod_addr = p->daddr;
-		k->peer_addr = p->saddr;
+	const union ps_addr *pod = from_pod ? &p->saddr : &p->daddr;
+	const union ps_addr *peer = from_pod ? &p->daddr : &p->saddr;
+	__be16 pod_port = from_pod ? p->sport : p->dport;
+	__be16 peer_port = from_pod ? p->dport : p->sport;
+	int i;
+
+	kw->w[0] = slot;
+	kw->w[1] = map_key_word(map_key_half(p->family, p->proto), pod_port);
+	kw->w[2] = map_key_word(peer_port, 0); /* and pad */
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		kw->w[3 + i] = pod->w[i];
+		kw->w[7 + i] = peer->w[i];
 	}
 }
 
@@ -140,9 +150,10 @@ static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags)
 /* A fresh entry for the first packet of a flow (or of a new connection
  * on the tuple of a closed one). It starts at the precise time `boot`,
  * which also tells connections on one tuple apart; last_seen moves on
- * with the coarse clock and never goes below it. */
+ * with the coarse clock (`now`) and never goes below it. */
 static __always_inline void flow_init(struct ps_flow *f, const struct ps_pkt *p,
-				      const struct ps_flow_pkt *fp, __u64 boot)
+				      const struct ps_flow_pkt *fp, __u64 boot,
+				      __u64 now)
 {
 	__u8 sender = fp->from_pod ? PS_SIDE_POD : PS_SIDE_PEER;
 	__u8 receiver = fp->from_pod ? PS_SIDE_PEER : PS_SIDE_POD;
@@ -150,7 +161,7 @@ static __always_inline void flow_init(struct ps_flow *f, const struct ps_pkt *p,
 	__builtin_memset(f, 0, sizeof(*f));
 	f->first_seen = boot;
 	f->last_seen = boot;
-	f->last_report = fp->now;
+	f->last_report = now;
 	if (fp->from_pod) {
 		f->packets_out = fp->segs;
 		f->bytes_out = fp->bytes;
@@ -200,7 +211,8 @@ static __always_inline void flow_evictions_count(__s64 n)
 
 static __always_inline int flow_start(const struct ps_flow_key *k,
 				      const struct ps_pkt *p,
-				      const struct ps_flow_pkt *fp, __u64 how)
+				      const struct ps_flow_pkt *fp, __u64 how,
+				      __u64 now)
 {
 	__s64 grow = how == BPF_NOEXIST ? 1 : 0;
 	struct ps_flow f;
@@ -209,7 +221,7 @@ static __always_inline int flow_start(const struct ps_flow_key *k,
 	int end, err;
 
 	boot = bpf_ktime_get_boot_ns();
-	flow_init(&f, p, fp, boot);
+	flow_init(&f, p, fp, boot, now);
 	if (fp->netns)
 		sock_owner_of(k, fp->netns, f.first_seen, &f.owner);
 	end =
@@ -226,7 +238,7 @@ static __always_inline int flow_start(const struct ps_flow_key *k,
 	flow_emit(k, &f, PS_EV_FLOW_START, PS_FLOW_R_NEW, boot);
 	if (end >= 0)
 		flow_emit(k, &f, PS_EV_FLOW_END, end, boot);
-	flow_clock_check(fp->now);
+	flow_clock_check(now);
 	return 0;
 }
 
@@ -239,6 +251,8 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 	struct ps_flow *f = bpf_map_lookup_elem(&flows, k);
 	__u8 flags = p->tcp_flags;
 	__u64 how = BPF_NOEXIST;
+	/* read after the lookup: fewer values live across the call */
+	__u64 now = flow_now();
 	int end = -1;
 
 	/* a SYN on the tuple of a closed connection opens a new one */
@@ -248,7 +262,7 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 		how = BPF_ANY;
 	}
 	if (!f) {
-		if (flow_start(k, p, fp, how) != -PS_EEXIST)
+		if (flow_start(k, p, fp, how, now) != -PS_EEXIST)
 			return;
 		/* another CPU started it first: count the packet there */
 		f = bpf_map_lookup_elem(&flows, k);
@@ -274,8 +288,8 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 		__sync_fetch_and_add(&f->packets_in, fp->segs);
 		__sync_fetch_and_add(&f->bytes_in, fp->bytes);
 	}
-	if (fp->now > f->last_seen)
-		f->last_seen = fp->now;
+	if (now > f->last_seen)
+		f->last_seen = now;
 	if (f->verdict != fp->verdict)
 		f->verdict = fp->verdict;
 	if (end >= 0) {
@@ -286,8 +300,8 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 	    f->packets_out && f->packets_in)
 		f->state = PS_FLOW_ESTABLISHED;
 	if (update_ns && f->state != PS_FLOW_CLOSED &&
-	    (__s64)(fp->now - f->last_report) >= (__s64)update_ns) {
-		f->last_report = fp->now;
+	    (__s64)(now - f->last_report) >= (__s64)update_ns) {
+		f->last_report = now;
 		flow_emit(k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
 			  bpf_ktime_get_boot_ns());
 	}

@@ -36,8 +36,8 @@ struct {
 } pod_ip SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, PS_MAX_PODS);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_POD_STATS_SLOTS);
 	__type(key, __u32); /* slot */
 	__type(value, struct ps_pod_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -113,6 +113,36 @@ struct {
 	__type(value, struct ps_sock_pending);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_pending SEC(".maps");
+
+/*
+ * A key is looked up right after it is written, and the hash reads it a
+ * 32-bit word at a time: a word the store buffer holds as separate byte
+ * and half-word stores cannot be forwarded to that read, which then waits
+ * for the stores to reach the cache (~15 ns per lookup here). So the keys
+ * of per-packet lookups are written as whole words, made by these two.
+ */
+
+/* The 16-bit value with these bytes, in memory order. */
+static __always_inline __u16 map_key_half(__u8 first, __u8 second)
+{
+	union {
+		__u8 b[2];
+		__u16 h;
+	} u = {.b = {first, second}};
+
+	return u.h;
+}
+
+/* The 32-bit word with these 16-bit halves, in memory order. */
+static __always_inline __u32 map_key_word(__u16 first, __u16 second)
+{
+	union {
+		__u16 h[2];
+		__u32 w;
+	} u = {.h = {first, second}};
+
+	return u.w;
+}
 
 static __always_inline void parse_error_count(enum ps_parse_error reason)
 {

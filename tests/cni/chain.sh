@@ -112,7 +112,7 @@ if podsentry_run DEL "${P}ca" "/run/netns/$a" eth0 "$cfg" >/dev/null &&
 	[ ! -e "$sf" ] && ! map_has pods "$(u32_bytes "$ino_a")" &&
 	! map_has pod_ifindex "$(u32_bytes "$ia")" &&
 	! map_has pod_ip "$(ip_key_bytes "$ip_a")" &&
-	! map_has pod_stats "$(u32_bytes "$slot_a")"; then
+	pod_stats_zero "$slot_a"; then
 	ok del_removes_everything
 else
 	fail del_removes_everything "filters: $(tc filter show dev "$va" ingress) state: $(ls "$STATE") pods: $(map_count pods)"

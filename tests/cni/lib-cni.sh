@@ -179,6 +179,19 @@ pod_stats_sum() {
 		jq "[.formatted.values[].value.$2] | add // 0" 2>/dev/null || echo 0
 }
 
+# pod_stats_zero SLOT: the slot's counters are zero on every CPU (an array
+# element is zeroed, not deleted)
+pod_stats_zero() {
+	bpftool -j map lookup pinned "$BPFFS/pod_stats" key $(u32_bytes "$1") 2>/dev/null |
+		jqe '[.formatted.values[].value[]] | all(. == 0)'
+}
+
+# pod_stats_used: how many slots have a non-zero counter on some CPU
+pod_stats_used() {
+	bpftool -j map dump pinned "$BPFFS/pod_stats" 2>/dev/null |
+		jq '[.[] | select([.formatted.values[].value[]] | any(. != 0))] | length'
+}
+
 state_file() { echo "$STATE/$1:${2:-eth0}.json"; }
 
 # pins_make: load the pinned maps and programs the way podsentryd does,

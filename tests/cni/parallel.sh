@@ -68,10 +68,10 @@ done
 states=$(ls "$STATE"/*.json 2>/dev/null | wc -l)
 if [ $failed = 0 ] && [ $left = 0 ] && [ "$states" = 0 ] && [ "$(map_count pods)" = 0 ] &&
 	[ "$(map_count pod_ifindex)" = 0 ] && [ "$(map_count pod_ip)" = 0 ] &&
-	[ "$(map_count pod_stats)" = 0 ]; then
+	[ "$(pod_stats_used)" = 0 ]; then
 	ok parallel_del_leaves_nothing
 else
-	fail parallel_del_leaves_nothing "failed=$failed filters left=$left states=$states pods=$(map_count pods) pod_ifindex=$(map_count pod_ifindex) pod_ip=$(map_count pod_ip) pod_stats=$(map_count pod_stats)"
+	fail parallel_del_leaves_nothing "failed=$failed filters left=$left states=$states pods=$(map_count pods) pod_ifindex=$(map_count pod_ifindex) pod_ip=$(map_count pod_ip) pod_stats used=$(pod_stats_used)"
 fi
 grep -c "ADD container=${P}c.* result=ok" "$T/cni.log" | grep -qx "$N" &&
 	grep -c "DEL container=${P}c.* result=ok" "$T/cni.log" | grep -qx "$((2 * N))"
