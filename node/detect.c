@@ -27,8 +27,65 @@ void det_fmt(char *buf, size_t len, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
+	if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) { /* a copy: no printf */
+		const char *v = va_arg(ap, const char *);
+		size_t n = strnlen(v, len ? len - 1 : 0);
+
+		if (len) {
+			memcpy(buf, v, n);
+			buf[n] = 0;
+		}
+	} else {
+		vsnprintf(buf, len, fmt, ap);
+	}
 	va_end(ap);
+}
+
+/* Keys of connections, built without printf: "proto src:port>dst:port". */
+struct ckey {
+	char *p, *end;
+};
+
+static void ck_str(struct ckey *k, const char *s)
+{
+	while (s && *s && k->p < k->end)
+		*k->p++ = *s++;
+	*k->p = 0;
+}
+
+static void ck_uint(struct ckey *k, unsigned long long v)
+{
+	char d[24];
+	int i = sizeof(d) - 1;
+
+	d[i] = 0;
+	do {
+		d[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	ck_str(k, d + i);
+}
+
+/* prefix proto src:sport>dst:dport (src NULL: "proto pod>dst:dport") */
+static void conn_key(char *buf, size_t len, const char *prefix,
+		     const struct dconn *c, const char *pod)
+{
+	struct ckey k = { buf, buf + len - 1 };
+
+	ck_str(&k, prefix);
+	ck_str(&k, c->proto);
+	ck_str(&k, " ");
+	if (pod) {
+		ck_str(&k, pod);
+	} else {
+		ck_str(&k, c->src_ip);
+		ck_str(&k, ":");
+		ck_uint(&k, c->src_port);
+	}
+	ck_str(&k, ">");
+	ck_str(&k, c->dst_ip);
+	ck_str(&k, ":");
+	ck_uint(&k, c->dst_port);
 }
 
 /* ---- small JSON helpers ---- */
@@ -823,11 +880,9 @@ static void on_connect(struct detect *d, const struct conn_rec *r, __u64 now)
 	conn_fill(d, &c, r);
 	/* the flow of this connection must not count twice */
 	if (c.src_ip && c.src_port)
-		det_fmt(key, sizeof(key), "c %s %s:%d>%s:%d", c.proto, c.src_ip,
-			c.src_port, c.dst_ip, c.dst_port);
+		conn_key(key, sizeof(key), "c ", &c, NULL);
 	else
-		det_fmt(key, sizeof(key), "%s %s>%s:%d", c.proto, pod->key,
-			c.dst_ip, c.dst_port);
+		conn_key(key, sizeof(key), "", &c, pod->key);
 	flow_seen_add(d, key, now);
 	conn_rules(d, pod, &c, now);
 }
@@ -841,6 +896,7 @@ static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
 	struct dconn c = {};
 	char key[256], ckey[256], ckey2[256];
 	bool seen, refused;
+	size_t len;
 
 	if (!r->direction || strcmp(r->direction, "egress") || !r->dst_ip ||
 	    !(pod = pod_of_netns(d, r->netns, now)))
@@ -849,8 +905,14 @@ static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
 	refused = r->final && r->reason && !strcmp(r->reason, "rst") &&
 		  !strcmp(c.proto, "tcp") && (r->tcp_flags_in & 0x04) &&
 		  !(r->tcp_flags_in & 0x02); /* RST and no SYN came back */
-	det_fmt(key, sizeof(key), "%s %s:%d>%s:%d %llu", c.proto, c.src_ip ?: "",
-		c.src_port, c.dst_ip, c.dst_port, (unsigned long long)r->start);
+	conn_key(key, sizeof(key), "", &c, NULL);
+	len = strlen(key);
+	if (len + 24 < sizeof(key)) {
+		struct ckey k = { key + len, key + sizeof(key) - 1 };
+
+		ck_str(&k, " ");
+		ck_uint(&k, r->start);
+	}
 	/* a flow is kept here from its first record to its final one */
 	seen = json_object_object_get_ex(d->flows_seen, key, NULL);
 	if (r->final)
@@ -859,14 +921,12 @@ static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
 		flow_seen_add(d, key, now);
 	if (seen && !refused)
 		return;
-	det_fmt(ckey2, sizeof(ckey2), "c %s %s:%d>%s:%d", c.proto, c.src_ip ?: "",
-		c.src_port, c.dst_ip, c.dst_port);
+	conn_key(ckey2, sizeof(ckey2), "c ", &c, NULL);
 	if (!seen && !refused && json_object_object_get_ex(d->flows_seen, ckey2, NULL)) {
 		json_object_object_del(d->flows_seen, ckey2);
 		return; /* its connect record reported it */
 	}
-	det_fmt(ckey, sizeof(ckey), "%s %s>%s:%d", c.proto, pod->key, c.dst_ip,
-		c.dst_port);
+	conn_key(ckey, sizeof(ckey), "", &c, pod->key);
 	if (!seen && !refused && json_object_object_get_ex(d->flows_seen, ckey, &ev) &&
 	    now - (__u64)json_object_get_int64(ev) < 5 * NS_PER_S)
 		return; /* a connect record without source port reported it */

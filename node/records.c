@@ -282,17 +282,17 @@ void record_head_w(const struct record_ctx *ctx, struct jw *w,
 	jw_str(w, "type", type);
 }
 
-bool record_pod_w(const struct record_ctx *ctx, struct jw *w, const char *key,
-		  __u32 netns_ino)
+static bool pod_text(const struct record_ctx *ctx, struct jw *w,
+		     __u32 netns_ino)
 {
-	const struct pod_info *pi = ctx->pods && netns_ino ?
-		pods_by_netns(ctx->pods, netns_ino) : NULL;
+	const struct pod_info *pi = ctx->pods ? pods_by_netns(ctx->pods, netns_ino)
+					      : NULL;
 	struct ps_pod kp;
 
-	if (!pi && (!netns_ino || ctx->pods_map_fd < 0 ||
+	if (!pi && (ctx->pods_map_fd < 0 ||
 		    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp)))
 		return false;
-	jw_obj(w, key);
+	jw_obj(w, NULL);
 	if (pi) {
 		jw_str(w, "namespace", pi->namespace);
 		jw_str(w, "name", pi->name);
@@ -302,6 +302,38 @@ bool record_pod_w(const struct record_ctx *ctx, struct jw *w, const char *key,
 	jw_uint(w, "netns", netns_ino);
 	jw_uint(w, "slot", pi ? pi->slot : kp.slot);
 	jw_obj_end(w);
+	return !w->oom;
+}
+
+bool record_pod_w(struct record_ctx *ctx, struct jw *w, const char *key,
+		  __u32 netns_ino)
+{
+	struct record_pod_text *c;
+	struct jw t = {};
+	__u64 now;
+
+	if (!netns_ino)
+		return false;
+	c = &ctx->pod_text[netns_ino % RECORD_POD_TEXTS];
+	now = clock_boot_ns();
+	if (c->netns != netns_ino || now - c->checked >= RECORD_CACHE_NS) {
+		c->netns = 0;
+		if (!pod_text(ctx, &t, netns_ino)) {
+			jw_free(&t);
+			return false;
+		}
+		if (t.len > sizeof(c->text)) { /* not kept: names this long are rare */
+			jw_raw(w, key, t.buf, t.len);
+			jw_free(&t);
+			return true;
+		}
+		memcpy(c->text, t.buf, t.len);
+		c->len = t.len;
+		c->netns = netns_ino;
+		c->checked = now;
+		jw_free(&t);
+	}
+	jw_raw(w, key, c->text, c->len);
 	return true;
 }
 

@@ -10,6 +10,16 @@
 #include "node/pods.h"
 #include "node/proc_cache.h"
 
+#define RECORD_POD_TEXTS 64
+
+/* A pod object's text, trusted for RECORD_CACHE_NS (see records.c). */
+struct record_pod_text {
+	__u32 netns; /* 0: empty */
+	__u32 len;
+	__u64 checked;
+	char text[768];
+};
+
 struct record_ctx {
 	const char *node;
 	__s64 boot_to_real_ns; /* realtime = boot-clock ns + this */
@@ -26,6 +36,7 @@ struct record_ctx {
 		__u8 addr[16];
 		__u64 checked;
 	} ip_cache[1024];
+	struct record_pod_text pod_text[RECORD_POD_TEXTS];
 };
 
 /* Recompute the boot-clock to wall-clock offset. */
@@ -69,8 +80,8 @@ void record_ip_fmt(__u8 family, const __u8 *a, char *buf);
 void record_head_w(const struct record_ctx *ctx, struct jw *w,
 		   const char *type, __u64 ktime);
 /* The pod object under key; false (nothing written) when the netns is
- * not a registered pod. */
-bool record_pod_w(const struct record_ctx *ctx, struct jw *w, const char *key,
+ * not a registered pod. The text of a pod is kept for RECORD_CACHE_NS. */
+bool record_pod_w(struct record_ctx *ctx, struct jw *w, const char *key,
 		  __u32 netns_ino);
 /* The process object under key; its text is kept in p for next time. */
 void record_process_w(const struct record_ctx *ctx, struct jw *w,
