@@ -24,7 +24,7 @@
 #define PS_MAX_PROCS 65536
 #endif
 #ifndef PS_RINGBUF_BYTES
-#define PS_RINGBUF_BYTES (4U << 20)
+#define PS_RINGBUF_BYTES (2U << 20)
 #endif
 #ifndef PS_MAX_FLOWS
 #define PS_MAX_FLOWS 131072 /* flows LRU; user space may resize before load */
@@ -174,9 +174,14 @@ struct ps_exec_event {
 	__u16 cwd_len;	/* bytes used in cwd: components leaf first */
 	char comm[PS_COMM_LEN];
 	char binary[PS_BINARY_MAX];
-	char args[PS_ARGS_MAX];
-	char cwd[PS_CWD_MAX];
+	/* args_len bytes of arguments, then cwd_len bytes of cwd. The
+	 * record in the ring buffer ends there: it is PS_EXEC_EVENT_LEN(e)
+	 * bytes long, not sizeof. */
+	char args[PS_ARGS_MAX + PS_CWD_MAX];
 };
+
+#define PS_EXEC_EVENT_MIN __builtin_offsetof(struct ps_exec_event, args)
+#define PS_EXEC_EVENT_LEN(e) (PS_EXEC_EVENT_MIN + (e)->args_len + (e)->cwd_len)
 
 struct ps_exit_event {
 	struct ps_event_hdr hdr;

@@ -41,6 +41,20 @@ int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* An exec record is built in full here before its used part is copied
+ * to the ring buffer (a reservation has a fixed size). */
+struct exec_scratch {
+	struct ps_exec_event e;
+	char cwd[PS_CWD_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_scratch SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -48,9 +62,10 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct task_struct *rparent = BPF_CORE_READ(task, real_parent);
 	struct ps_proc *old, np = {};
+	struct exec_scratch *s;
 	struct ps_exec_event *e;
 	__u64 now = bpf_ktime_get_boot_ns(), ug;
-	__u32 flags = 0;
+	__u32 flags = 0, zero = 0, args_len, cwd_len;
 	long n;
 
 	np.exec.ktime = now;
@@ -73,11 +88,11 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	if (!np.flags)
 		return 0;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop_count(PS_DROP_RB_EXEC);
+	/* built here, then copied to the ring buffer at its used length */
+	s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!s)
 		return 0;
-	}
+	e = &s->e;
 	e->hdr.type = PS_EV_EXEC;
 	e->hdr.cpu = bpf_get_smp_processor_id();
 	e->hdr.ktime = now;
@@ -104,10 +119,16 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	} else if (n == sizeof(e->binary)) {
 		flags |= PS_EXEC_BINARY_TRUNC;
 	}
-	e->args_len = task_read_args(task, e->args, &flags);
-	e->cwd_len = task_read_cwd(task, e->cwd, &flags);
+	args_len = task_read_args(task, e->args, &flags) & (PS_ARGS_MAX - 1);
+	cwd_len = task_read_cwd(task, s->cwd, &flags) & (PS_CWD_MAX - 1);
+	/* the cwd right after the arguments */
+	if (cwd_len && bpf_probe_read_kernel(e->args + args_len, cwd_len, s->cwd))
+		cwd_len = 0;
+	e->args_len = args_len;
+	e->cwd_len = cwd_len;
 	e->flags = flags;
-	events_submit(e, sizeof(*e));
+	if (events_output(e, PS_EXEC_EVENT_MIN + args_len + cwd_len))
+		drop_count(PS_DROP_RB_EXEC);
 	return 0;
 }
 

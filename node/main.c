@@ -295,14 +295,13 @@ static void on_exec(struct daemon *d, const struct ps_exec_event *e)
 	p->cgroup_id = e->cgroup_id;
 	p->exec_flags = e->flags;
 	p->binary = strndup(e->binary, sizeof(e->binary));
-	p->args_len = e->args_len < PS_ARGS_MAX ? e->args_len : PS_ARGS_MAX;
+	p->args_len = e->args_len; /* < PS_ARGS_MAX: checked by on_event */
 	p->args = malloc(p->args_len + 1);
 	if (p->args) {
 		memcpy(p->args, e->args, p->args_len);
 		p->args[p->args_len] = 0;
 	}
-	p->cwd = cwd_from_components(e->cwd, e->cwd_len < PS_CWD_MAX ? e->cwd_len
-								   : PS_CWD_MAX);
+	p->cwd = cwd_from_components(e->args + p->args_len, e->cwd_len);
 	if (!p->parent.ktime) {
 		/* the kernel did not know the parent's exec: ask the cache */
 		pp = proc_cache_by_pid(d->procs, p->parent.pid);
@@ -382,7 +381,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		goto bad;
 	switch (h->type) {
 	case PS_EV_EXEC:
-		if (len < sizeof(struct ps_exec_event))
+		if (len < PS_EXEC_EVENT_MIN ||
+		    ((const struct ps_exec_event *)data)->args_len >= PS_ARGS_MAX ||
+		    ((const struct ps_exec_event *)data)->cwd_len >= PS_CWD_MAX ||
+		    len < PS_EXEC_EVENT_LEN((const struct ps_exec_event *)data))
 			goto bad;
 		on_exec(d, data);
 		return 0;

@@ -153,19 +153,29 @@ static __always_inline void parse_error_count(enum ps_parse_error reason)
 		*n += 1;
 }
 
-/* Submit a ring-buffer record, waking the daemon only once a batch is
- * queued: a wakeup per event would cost a context switch per exec or
- * flow. The daemon also polls every PS_RB_POLL_MS, so a lone record
- * waits at most that long. */
+/* The daemon is woken only once a batch is queued: a wakeup per event
+ * would cost a context switch per exec or flow. The daemon also polls
+ * every PS_RB_POLL_MS, so a lone record waits at most that long. The
+ * flag for a record of `size` bytes, given `queued` bytes in the ring
+ * with it: wake once, when this record makes the queue cross the mark. */
+static __always_inline __u64 events_wakeup(__u64 queued, __u64 size)
+{
+	return queued >= PS_RB_WAKEUP_BYTES && queued - size < PS_RB_WAKEUP_BYTES
+		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Submit a reserved ring-buffer record (already counted as queued). */
 static __always_inline void events_submit(void *rec, __u64 size)
 {
-	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(rec, events_wakeup(bpf_ringbuf_query(&events,
+					BPF_RB_AVAIL_DATA), size));
+}
 
-	/* wake once, when this record makes the queue cross the mark */
-	bpf_ringbuf_submit(rec, queued >= PS_RB_WAKEUP_BYTES &&
-					queued - size < PS_RB_WAKEUP_BYTES
-				? BPF_RB_FORCE_WAKEUP
-				: BPF_RB_NO_WAKEUP);
+/* Copy a record of variable size into the ring buffer; 0 or -errno. */
+static __always_inline long events_output(void *rec, __u64 size)
+{
+	return bpf_ringbuf_output(&events, rec, size, events_wakeup(
+		bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size, size));
 }
 
 static __always_inline void drop_count(enum ps_drop_reason reason)

@@ -21,6 +21,12 @@ scenario() {
 	pod_register "$POD" 7
 	ip netns exec "$POD" /bin/sh -c '/bin/sleep 0.1; exit 3'
 	ip netns exec "$OTHER" /bin/sh -c '/bin/sleep 0.1; exit 4'
+	# arguments and cwd share one variable-length part of the record
+	local long dir cwd
+	long=$(printf 'a%.0s' $(seq 400))
+	dir=$(realpath "$T")/work\ dir/sub
+	mkdir -p "$dir"
+	(cd "$dir" && ip netns exec "$POD" /bin/echo "$long" >/dev/null)
 	sleep 0.2
 	if daemon_stop; then ok "$label/sigterm-exit-0"; else fail "$label/sigterm-exit-0" "status $?"; fi
 	out=$T/export.json
@@ -29,6 +35,11 @@ scenario() {
 		and .process.args==["/bin/sh","-c","/bin/sleep 0.1; exit 3"]) | .process.exec_id' "$out")
 	n=$(echo "$sh_id" | grep -c .)
 	[ "$n" = 1 ] && ok "$label/sh-exec" || fail "$label/sh-exec" "$n process_exec records for sh (want 1)"
+
+	cwd=$(jq -r --arg a "$long" 'select(.type=="process_exec" and .process.binary=="/bin/echo"
+		and .process.args==["/bin/echo",$a]) | .process.cwd' "$out")
+	[ "$cwd" = "$dir" ] && ok "$label/long-args-and-cwd" ||
+		fail "$label/long-args-and-cwd" "cwd '$cwd' (want '$dir')"
 
 	sleep_parent=$(jq -r 'select(.type=="process_exec" and .process.binary=="/bin/sleep"
 		and .process.args==["/bin/sleep","0.1"]) | .process.parent_exec_id' "$out")
