@@ -8,8 +8,9 @@
 # wget against busybox httpd, UDP datagrams (connected and sendto), a
 # process that connects and exits at once, two processes connecting at
 # the same time (ground truth: the port each one printed), a socket kept
-# across execve (busybox nc -e /bin/sh), and the attribution rate over
-# 10 000 connect/request/response/close cycles (printed; >= 99.9%).
+# across execve (busybox nc -e /bin/sh), the attribution rate over
+# 10 000 connect/request/response/close cycles (printed; >= 99.9%), and
+# a server that listened before the daemon started.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../cni/lib-cni.sh"
 CRR=$B/bench/crr
@@ -177,5 +178,22 @@ daemon_stop
 x=$(jq -c 'select(.type=="stats")' "$X" | tail -n 1)
 echo "$x" | jq -e '.stats.flows.with_process > 0 and .stats.flows.attribution > 0 and .stats.sockets.connect > 0' >/dev/null &&
 	ok stats/exported || fail stats/exported "$x"
+
+# --- a server that listened before the daemon started: read from /proc
+ip netns exec "$NB" busybox httpd -f -p 8090 -h "$T/www" & OLD=$!
+BG+=($OLD)
+wait_for 5 listening 8090 || fail tcp/old-listener "httpd not listening"
+if daemon_start --state-dir "$STATE" --flow-idle 2; then
+	ip netns exec "$NA" busybox wget -q -O /dev/null "http://$IPB:8090/index.html"
+	wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==8090)' $X | wc -l) -ge 2 ]"
+	got=$(flow_proc server tcp 8090)
+	[ "$(echo "$got" | cut -d' ' -f2)" = "$OLD" ] &&
+		ok tcp/listener-older-than-daemon ||
+		fail tcp/listener-older-than-daemon "server flow names '$got', httpd is pid $OLD"
+	kill "$OLD" 2>/dev/null
+	daemon_stop
+else
+	fail tcp/listener-older-than-daemon "daemon did not restart"
+fi
 cni_del "${P}ca" "$NA" >/dev/null
 cni_del "${P}cb" "$NB" >/dev/null
