@@ -3,8 +3,9 @@
 # Pod-to-pod TCP connect/request/response/close rate with podsentryd doing
 # full flow-process correlation (every connection logged: connect,
 # accept and two flow records) vs bare, alternated in one run; reports
-# the ratio (target >= 0.90, goal 0.95) and the share of flow records
-# that name their process. Bare: pods made by [bridge] alone with
+# the ratio (target >= 0.90, goal 0.95), the busy CPU per connection of
+# the whole machine on each side (bare/with), and the share of flow
+# records that name their process. Bare: pods made by [bridge] alone with
 # podsentryd stopped; with: pods made by [bridge, podsentry-cni] and
 # podsentryd running.
 export PS_TEST_PREFIX=${PS_TEST_PREFIX:-bcr$(printf '%04x' $((RANDOM)))}
@@ -54,14 +55,25 @@ rate wa "$IPW" >/dev/null # warm up both paths
 rate ba "$IPB" >/dev/null
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; } # utime + stime
-bare=() with=()
+# busy CPU of the whole machine (user, nice, system, irq, softirq), ticks
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# CPU µs per connection from a rate() run to DRAIN s after it (the daemon
+# writes a flow's final record after a 3 s linger; both sides wait the
+# same): steadier than the rate on a shared VM, and what the overhead
+# costs wherever the CPU is spent
+DRAIN=4
+per_conn() { sleep "$DRAIN"; echo $(( ($(busy_ticks) - $1) * 1000000 / $(getconf CLK_TCK) / N )); }
+bare=() with=() bare_us=() with_us=()
 for r in $(seq "$ROUNDS"); do
 	daemon_stop
+	b0=$(busy_ticks)
 	bare+=("$(rate ba "$IPB")")
+	bare_us+=("$(per_conn "$b0")")
 	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
-	t0=$(cpu_ticks)
+	t0=$(cpu_ticks) b0=$(busy_ticks)
 	with+=("$(rate wa "$IPW")")
-	echo "round $r: bare ${bare[-1]}/s  with podsentryd ${with[-1]}/s  (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms)"
+	with_us+=("$(per_conn "$b0")")
+	echo "round $r: bare ${bare[-1]}/s ${bare_us[-1]} µs CPU/conn  with podsentryd ${with[-1]}/s ${with_us[-1]} µs CPU/conn  (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms)"
 done
 sleep 3
 daemon_stop
@@ -71,8 +83,10 @@ read -r total named <<<"$(jq -r 'select(.type=="flow" and .flow.final and .flow.
 	awk '{ n++; if ($1 == "true") p++ } END { print n+0, p+0 }')"
 conns=$(jq -r 'select(.type=="connect" and .socket.dst.port==7001) | 1' "$T/export.json" | wc -l)
 awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v n="$N" -v r="$ROUNDS" \
-	-v t="$total" -v a="$named" -v c="$conns" 'BEGIN {
+	-v t="$total" -v a="$named" -v c="$conns" \
+	-v bu="$(median "${bare_us[@]}")" -v wu="$(median "${with_us[@]}")" 'BEGIN {
 	printf "pod-to-pod connect/request/response/close: %d x %d rounds, median bare %.0f/s, with podsentryd %.0f/s\n", n, r, b, w
 	printf "ratio with/bare: %.3f (target >= 0.90, goal 0.95)\n", w / b
+	printf "busy CPU per connection: median bare %d us, with podsentryd %d us (ratio bare/with %.3f)\n", bu, wu, wu ? bu / wu : 0
 	printf "attribution: %d of %d final flow records name their process (%.4f); %d connect records\n", a, t, t ? a / t : 0, c
 }'
