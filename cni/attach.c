@@ -183,11 +183,15 @@ int xdp_query(int ifindex, const char *ifname, __u32 *prog_id, char *err)
 	return 0;
 }
 
+/* The name of podsentry's XDP program (its function in bpf/flow.bpf.c). */
+#define PS_XDP_PROG_NAME "xdp_pod"
+
 int xdp_detach(int ifindex, const char *ifname, __u32 prog_id, char *err)
 {
 	DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
-	__u32 cur;
-	int ret;
+	struct bpf_prog_info info = {};
+	__u32 cur, len = sizeof(info);
+	int ret, fd;
 
 	ret = xdp_query(ifindex, ifname, &cur, err);
 	if (ret == -ENODEV)
@@ -196,8 +200,21 @@ int xdp_detach(int ifindex, const char *ifname, __u32 prog_id, char *err)
 		return ret;
 	if (!cur || (prog_id && cur != prog_id))
 		return 0; /* not ours */
-	ret = bpf_xdp_detach(ifindex, 0, &opts);
-	if (ret && ret != -ENODEV)
+	fd = bpf_prog_get_fd_by_id(cur);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : attach_fail(err, -errno,
+			"read the xdp program on %s%s", ifname, "");
+	/* without a recorded id, only a program of podsentry's is taken off */
+	if (!prog_id && (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+			 strcmp(info.name, PS_XDP_PROG_NAME))) {
+		close(fd);
+		return 0;
+	}
+	/* and only if it is still the one attached */
+	opts.old_prog_fd = fd;
+	ret = bpf_xdp_detach(ifindex, XDP_FLAGS_REPLACE, &opts);
+	close(fd);
+	if (ret && ret != -ENODEV && ret != -EEXIST)
 		return attach_fail(err, ret, "detach xdp from %s%s", ifname, "");
 	return 0;
 }

@@ -40,7 +40,8 @@ int tc_query(int ifindex, const char *ifname, enum bpf_tc_attach_point point,
 	     __u32 *prog_id, char *err);
 
 int xdp_attach(int ifindex, const char *ifname, int prog_fd, char *err);
-/* Detach the XDP program only when it is prog_id (0: whatever is on). */
+/* Detach the XDP program only when it is prog_id (0: when it is
+ * podsentry's, by its program name) and still attached. */
 int xdp_detach(int ifindex, const char *ifname, __u32 prog_id, char *err);
 int xdp_query(int ifindex, const char *ifname, __u32 *prog_id, char *err);
 

@@ -174,6 +174,25 @@ else
 	fail del_removes_xdp "$(ip -d link show dev "$vx" | grep -i xdp)"
 fi
 cni_del "${P}cx" "$x" >/dev/null
+# an XDP program of someone else on the veth stays after DEL
+cni_add "${P}cx" "$x" >/dev/null
+vx=$(host_veth "$x")
+ip -force link set dev "$vx" xdp obj "$B/bench.bpf.o" sec xdp >"$T/foreign.log" 2>&1
+xdp_name() { # the name of the XDP program on $vx, or nothing
+	local id
+	id=$(bpftool -j net show dev "$vx" 2>/dev/null | jq -r '.[0].xdp[0].id // empty')
+	[ -n "$id" ] && bpftool -j prog show id "$id" 2>/dev/null | jq -r '.name'
+}
+foreign=$(xdp_name)
+podsentry_run DEL "${P}cx" "/run/netns/$x" eth0 "$(cni_plugin_conf 1 "$CNI_CACHE/${P}cx-eth0.json")" >/dev/null
+left=$(xdp_name)
+if [ "$foreign" = xdp_nop ] && [ "$left" = xdp_nop ]; then
+	ok del_leaves_foreign_xdp
+else
+	fail del_leaves_foreign_xdp "before DEL '$foreign', after '$left' (want xdp_nop) $(head -c 300 "$T/foreign.log")"
+fi
+ip link set dev "$vx" xdp off 2>/dev/null
+cni_del "${P}cx" "$x" >/dev/null
 cni_conflist
 
 # ---- IPs from the link when prevResult names none for CNI_IFNAME ----
