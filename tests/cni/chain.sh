@@ -177,6 +177,9 @@ cni_del "${P}cx" "$x" >/dev/null
 # an XDP program of someone else on the veth stays after DEL
 cni_add "${P}cx" "$x" >/dev/null
 vx=$(host_veth "$x")
+# (iproute2 makes its pin folders tc/, ip and xdp in the bpffs root when
+# they are missing: taken away again below when this test made them)
+[ -e /sys/fs/bpf/tc ] && had_tc=1 || had_tc=
 ip -force link set dev "$vx" xdp obj "$B/bench.bpf.o" sec xdp >"$T/foreign.log" 2>&1
 xdp_name() { # the name of the XDP program on $vx, or nothing
 	local id
@@ -192,6 +195,10 @@ else
 	fail del_leaves_foreign_xdp "before DEL '$foreign', after '$left' (want xdp_nop) $(head -c 300 "$T/foreign.log")"
 fi
 ip link set dev "$vx" xdp off 2>/dev/null
+if [ -z "$had_tc" ]; then
+	rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null &&
+		rm -f /sys/fs/bpf/ip /sys/fs/bpf/xdp
+fi
 cni_del "${P}cx" "$x" >/dev/null
 cni_conflist
 
