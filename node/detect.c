@@ -649,42 +649,17 @@ static struct dproc *proc_from_json(struct detect *d, struct json_object *pj,
 static struct dproc *proc_from_cache(struct detect *d, const struct proc *cp,
 				     __u32 netns)
 {
-	char id[DET_ID];
-	const char *arg[2] = { "", "" };
-	size_t used = 0;
+	struct json_object *pj;
 	struct dproc *p;
-	__u32 i = 0, n = 0;
+	char id[DET_ID];
 
 	exec_id_fmt(d->o.rc, &cp->id, id, sizeof(id));
 	p = det_proc(d, id);
 	if (p)
 		return p;
-	p = proc_insert(d, id);
-	if (!p)
-		return NULL;
-	if (cp->parent.pid)
-		exec_id_fmt(d->o.rc, &cp->parent, p->parent, sizeof(p->parent));
-	det_fmt(p->binary, sizeof(p->binary), "%s", cp->binary ?: "");
-	p->args[0] = 0;
-	while (cp->args && i < cp->args_len) {
-		const char *a = cp->args + i;
-		size_t l = strnlen(a, cp->args_len - i);
-		int w;
-
-		if (n < 2)
-			arg[n] = a;
-		if (used + 1 < sizeof(p->args)) {
-			w = snprintf(p->args + used, sizeof(p->args) - used,
-				     "%s%.*s", n ? " " : "", (int)l, a);
-			if (w > 0)
-				used += (size_t)w;
-		}
-		n++;
-		i += l + 1;
-	}
-	rules_tool_name(p->binary, arg[0], arg[1], p->tool, sizeof(p->tool));
-	p->netns = cp->netns_ino ? cp->netns_ino : netns;
-	p->brief = process_brief_json(d->o.rc, cp);
+	pj = process_json(d->o.rc, cp); /* once per process the engine learns */
+	p = pj ? proc_from_json(d, pj, netns) : NULL;
+	json_object_put(pj);
 	return p;
 }
 
