@@ -46,6 +46,54 @@ static __always_inline struct ps_pod_stats *pod_stats_of(__u32 slot)
 	return st;
 }
 
+/*
+ * The common case in one pass: Ethernet without VLAN tag, IPv4 without
+ * options that is not a fragment, then TCP or UDP, all in the linear
+ * part. It fills p exactly as the parsers below would and returns true;
+ * for anything else, malformed headers included, it returns false and
+ * leaves p alone, and the parsers below decide (and count errors). Their
+ * branches and the variable header lengths cost ~5 ns a packet.
+ */
+static __always_inline bool pkt_parse_ipv4_plain(struct ps_cursor *c,
+						 struct ps_pkt *p)
+{
+	struct ethhdr *eth = c->pos;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *th = (void *)(ip + 1); /* UDP: ports alike */
+	__u32 tot;
+	__u8 doff;
+
+	if ((void *)(th + 1) > c->end ||
+	    eth->h_proto != bpf_htons(PS_ETH_P_IP) ||
+	    *(__u8 *)ip != 0x45 /* version 4, IHL 5 */ ||
+	    (ip->frag_off & bpf_htons(PS_IP_MF | PS_IP_OFFMASK)))
+		return false;
+	tot = bpf_ntohs(ip->tot_len);
+	if (tot && tot < sizeof(*ip))
+		return false;
+	if (ip->protocol == PS_IPPROTO_TCP) {
+		doff = ((__u8 *)th)[12] >> 4;
+		if (doff < 5)
+			return false;
+		p->tcp_flags = ((__u8 *)th)[13];
+		p->hdr_len = sizeof(*ip) + doff * 4;
+	} else if (ip->protocol == PS_IPPROTO_UDP) {
+		p->hdr_len = sizeof(*ip) + sizeof(struct udphdr);
+	} else {
+		return false;
+	}
+	p->l3_off = sizeof(*eth);
+	p->family = PS_AF_INET;
+	p->proto = ip->protocol;
+	p->saddr.w[0] = ip->saddr;
+	p->daddr.w[0] = ip->daddr;
+	p->ip_len = tot;
+	p->frag_id = bpf_ntohs(ip->id);
+	p->sport = th->source;
+	p->dport = th->dest;
+	return true;
+}
+
 /* Parse Ethernet to the transport header. p->family stays 0 for what is
  * not IP (ARP, LLDP...): not an error, not a flow. */
 static __always_inline int pkt_parse(struct ps_cursor *c, struct ps_pkt *p)
@@ -54,6 +102,8 @@ static __always_inline int pkt_parse(struct ps_cursor *c, struct ps_pkt *p)
 	__be16 proto;
 	int err;
 
+	if (pkt_parse_ipv4_plain(c, p))
+		return PS_PERR_NONE;
 	err = eth_parse(c, &proto);
 	if (err)
 		return err;
@@ -72,15 +122,31 @@ static __always_inline int pkt_parse(struct ps_cursor *c, struct ps_pkt *p)
 	return frag_ports(p);
 }
 
+/*
+ * Account the parsed packet `p` to its flow in pod `slot`. A global
+ * function: the verifier checks it once, not once for every way through
+ * the parsers before it (~780k instructions verified instead of ~110k).
+ */
+__noinline int flow_account(const struct ps_pkt *p,
+			    const struct ps_flow_pkt *fp, __u32 slot)
+{
+	union ps_flow_key_words k;
+
+	if (!p || !fp)
+		return 0;
+	flow_key_of(&k, p, slot, fp->from_pod);
+	flow_packet(&k.k, p, fp, flow_update_ns);
+	return 0;
+}
+
 static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 {
 	struct ps_pod_iface *pi;
 	struct ps_pod_stats *st;
-	struct ps_flow_key k;
 	struct ps_flow_pkt fp;
 	struct ps_cursor c;
 	struct ps_pkt p = {};
-	__u32 slot, avail, ifindex = skb->ifindex;
+	__u32 slot, avail, linear, len = skb->len, ifindex = skb->ifindex;
 	int err;
 
 	pi = bpf_map_lookup_elem(&pod_ifindex, &ifindex);
@@ -91,17 +157,16 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	if (st) {
 		if (from_pod) {
 			st->packets_out++;
-			st->bytes_out += skb->len;
+			st->bytes_out += len;
 		} else {
 			st->packets_in++;
-			st->bytes_in += skb->len;
+			st->bytes_in += len;
 		}
 	}
 
-	if (skb->data_end - skb->data < PS_PULL_LEN &&
-	    skb->len > skb->data_end - skb->data)
-		bpf_skb_pull_data(skb, skb->len < PS_PULL_LEN ? skb->len
-							      : PS_PULL_LEN);
+	linear = skb->data_end - skb->data;
+	if (linear < PS_PULL_LEN && len > linear)
+		bpf_skb_pull_data(skb, len < PS_PULL_LEN ? len : PS_PULL_LEN);
 	/* keep clang from reaching data/data_end through a computed
 	 * context pointer, which the verifier refuses */
 	asm volatile("" : "+r"(skb));
@@ -120,7 +185,7 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	 * gso_segs packets, each with its own headers. gso_segs lives in
 	 * another cache line (~5 ns): packets without payload (ACKs) are
 	 * never GSO and skip it. */
-	avail = skb->len - p.l3_off;
+	avail = len - p.l3_off;
 	fp.bytes = p.ip_len && p.ip_len <= avail ? p.ip_len : avail;
 	fp.segs = 1;
 	if (avail > p.hdr_len && skb->gso_segs > 1) {
@@ -130,8 +195,7 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	fp.from_pod = from_pod;
 	fp.verdict = PS_VERDICT_PASS;
 	fp.netns = pi->netns_ino;
-	flow_key_of(&k, &p, slot, from_pod);
-	flow_packet(&k, &p, &fp, flow_update_ns);
+	flow_account(&p, &fp, slot);
 	return TC_ACT_UNSPEC;
 }
 
@@ -147,36 +211,15 @@ int tc_egress(struct __sk_buff *skb)
 	return tc_flow(skb, false);
 }
 
-/*
- * A denied packet never reaches TC: account it here, to a flow whose
- * verdict says so (XDP sees single packets, no GSO). A global function:
- * the verifier checks it once, not once per way through the parsers.
- */
-__noinline int xdp_drop_account(const struct ps_pkt *p, __u32 slot, __u32 len)
-{
-	struct ps_flow_key k;
-	struct ps_flow_pkt fp;
-
-	if (!p)
-		return 0;
-	fp.bytes = p->ip_len && p->ip_len <= len ? p->ip_len : len;
-	fp.segs = 1;
-	fp.from_pod = true;
-	fp.verdict = PS_VERDICT_DROP;
-	fp.netns = 0; /* a dropped packet's socket: not looked up */
-	flow_key_of(&k, p, slot, true);
-	flow_packet(&k, p, &fp, flow_update_ns);
-	return 0;
-}
-
 SEC("xdp")
 int xdp_pod(struct xdp_md *ctx)
 {
 	struct ps_pod_iface *pi;
 	struct ps_pod_stats *st;
+	struct ps_flow_pkt fp;
 	struct ps_cursor c;
 	struct ps_pkt p = {};
-	__u32 slot, ifindex = ctx->ingress_ifindex;
+	__u32 slot, len, ifindex = ctx->ingress_ifindex;
 
 	pi = bpf_map_lookup_elem(&pod_ifindex, &ifindex);
 	if (!pi)
@@ -197,6 +240,14 @@ int xdp_pod(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (st)
 		st->xdp_dropped++;
-	xdp_drop_account(&p, slot, ctx->data_end - ctx->data - p.l3_off);
+	/* account it here, to a flow whose verdict says so: TC never sees
+	 * it (XDP sees single packets, no GSO) */
+	len = ctx->data_end - ctx->data - p.l3_off;
+	fp.bytes = p.ip_len && p.ip_len <= len ? p.ip_len : len;
+	fp.segs = 1;
+	fp.from_pod = true;
+	fp.verdict = PS_VERDICT_DROP;
+	fp.netns = 0; /* a dropped packet's socket: not looked up */
+	flow_account(&p, &fp, slot);
 	return XDP_DROP;
 }

@@ -118,9 +118,8 @@ struct {
  * A key is looked up right after it is written, and the hash reads it a
  * 32-bit word at a time: a word the store buffer holds as separate byte
  * and half-word stores cannot be forwarded to that read, which then waits
- * for the stores to reach the cache (~15 ns per lookup here). So the deny
- * key is written as whole words, made by these two. (The flow key is not:
- * see flow_key_of.)
+ * for the stores to reach the cache (~15 ns per lookup here). So the keys
+ * of per-packet lookups are written as whole words, made by these two.
  */
 
 /* The 16-bit value with these bytes, in memory order. */
