@@ -94,6 +94,18 @@ static __always_inline bool pkt_parse_ipv4_plain(struct ps_cursor *c,
 	return true;
 }
 
+/* The pod behind host veth `ifindex`, NULL when it is none. */
+static __always_inline const struct ps_pod_iface *pod_iface_of(__u32 ifindex)
+{
+	const struct ps_pod_iface *pi;
+
+	if (ifindex < PS_IFINDEX_LOW) {
+		pi = bpf_map_lookup_elem(&pod_ifindex_low, &ifindex);
+		return pi && pi->netns_ino ? pi : NULL;
+	}
+	return bpf_map_lookup_elem(&pod_ifindex, &ifindex);
+}
+
 /* Parse Ethernet to the transport header. p->family stays 0 for what is
  * not IP (ARP, LLDP...): not an error, not a flow. */
 static __always_inline int pkt_parse(struct ps_cursor *c, struct ps_pkt *p)
@@ -141,7 +153,7 @@ __noinline int flow_account(const struct ps_pkt *p,
 
 static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 {
-	struct ps_pod_iface *pi;
+	const struct ps_pod_iface *pi;
 	struct ps_pod_stats *st;
 	struct ps_flow_pkt fp;
 	struct ps_cursor c;
@@ -149,7 +161,7 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	__u32 slot, avail, linear, len = skb->len, ifindex = skb->ifindex;
 	int err;
 
-	pi = bpf_map_lookup_elem(&pod_ifindex, &ifindex);
+	pi = pod_iface_of(ifindex);
 	if (!pi)
 		return TC_ACT_UNSPEC;
 	slot = pi->slot;
@@ -214,14 +226,14 @@ int tc_egress(struct __sk_buff *skb)
 SEC("xdp")
 int xdp_pod(struct xdp_md *ctx)
 {
-	struct ps_pod_iface *pi;
+	const struct ps_pod_iface *pi;
 	struct ps_pod_stats *st;
 	struct ps_flow_pkt fp;
 	struct ps_cursor c;
 	struct ps_pkt p = {};
 	__u32 slot, len, ifindex = ctx->ingress_ifindex;
 
-	pi = bpf_map_lookup_elem(&pod_ifindex, &ifindex);
+	pi = pod_iface_of(ifindex);
 	if (!pi)
 		return XDP_PASS;
 	slot = pi->slot;

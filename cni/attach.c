@@ -37,7 +37,8 @@ static int pin_get(const char *bpffs, const char *name, int *fd, char *err)
 void pins_close(struct pins *p)
 {
 	int *fds[] = { &p->tc_ingress, &p->tc_egress, &p->xdp, &p->pods,
-		       &p->pod_ifindex, &p->pod_ip, &p->pod_stats };
+		       &p->pod_ifindex, &p->pod_ifindex_low, &p->pod_ip,
+		       &p->pod_stats };
 	unsigned int i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -52,10 +53,14 @@ int pins_open(const char *bpffs, bool xdp, struct pins *p, char *err)
 	int ret;
 
 	p->tc_ingress = p->tc_egress = p->xdp = -1;
-	p->pods = p->pod_ifindex = p->pod_ip = p->pod_stats = -1;
+	p->pods = p->pod_ifindex = p->pod_ifindex_low = -1;
+	p->pod_ip = p->pod_stats = -1;
 	ret = pin_get(bpffs, PS_PIN_PODS, &p->pods, err);
 	if (!ret)
 		ret = pin_get(bpffs, PS_PIN_POD_IFINDEX, &p->pod_ifindex, err);
+	if (!ret)
+		ret = pin_get(bpffs, PS_PIN_POD_IFINDEX_LOW,
+			      &p->pod_ifindex_low, err);
 	if (!ret)
 		ret = pin_get(bpffs, PS_PIN_POD_IP, &p->pod_ip, err);
 	if (!ret)
@@ -74,7 +79,8 @@ int pins_open(const char *bpffs, bool xdp, struct pins *p, char *err)
 int pins_check(const char *bpffs, bool xdp, char *err)
 {
 	static const char *const names[] = {
-		PS_PIN_PODS, PS_PIN_POD_IFINDEX, PS_PIN_POD_IP,
+		PS_PIN_PODS, PS_PIN_POD_IFINDEX, PS_PIN_POD_IFINDEX_LOW,
+		PS_PIN_POD_IP,
 		PS_PIN_POD_STATS, PS_PIN_PROG_TC_INGRESS,
 		PS_PIN_PROG_TC_EGRESS, PS_PIN_PROG_XDP,
 	};

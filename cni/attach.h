@@ -16,7 +16,7 @@
 
 struct pins {
 	int tc_ingress, tc_egress, xdp; /* program fds, -1 when not open */
-	int pods, pod_ifindex, pod_ip, pod_stats; /* map fds */
+	int pods, pod_ifindex, pod_ifindex_low, pod_ip, pod_stats; /* maps */
 };
 
 /* Open the pinned maps and programs (XDP only when xdp is set). -ENOENT

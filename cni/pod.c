@@ -97,6 +97,11 @@ int pod_register(const struct pins *p, const struct pod_state *st, char *err)
 		snprintf(what, sizeof(what), "update ifindex %u", ifindex);
 		return map_fail(err, PS_PIN_POD_IFINDEX, what, -errno);
 	}
+	if (ifindex < PS_IFINDEX_LOW &&
+	    bpf_map_update_elem(p->pod_ifindex_low, &ifindex, &pi, BPF_ANY)) {
+		snprintf(what, sizeof(what), "update ifindex %u", ifindex);
+		return map_fail(err, PS_PIN_POD_IFINDEX_LOW, what, -errno);
+	}
 	for (i = 0; i < st->nips; i++) {
 		ip_key(&st->ips[i], &k);
 		if (bpf_map_update_elem(p->pod_ip, &k, &slot, BPF_ANY)) {
@@ -122,6 +127,19 @@ static int map_delete_if(int fd, const void *key, __u32 slot, const char *map,
 	return 0;
 }
 
+/* Clear the array entry at key when it holds slot. */
+static int array_clear_if(int fd, const void *key, __u32 slot,
+			  const char *map, char *err)
+{
+	struct ps_pod_iface cur, none = {};
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, key, &cur) || cur.slot != slot)
+		return 0;
+	if (bpf_map_update_elem(fd, key, &none, BPF_EXIST))
+		return map_fail(err, map, "clear", -errno);
+	return 0;
+}
+
 int pod_unregister(const struct pins *p, const struct pod_state *st,
 		   bool keep_netns, bool keep_slot, char *err)
 {
@@ -132,6 +150,11 @@ int pod_unregister(const struct pins *p, const struct pod_state *st,
 	if (!keep_netns && ino)
 		ret = map_delete_if(p->pods, &ino, slot, PS_PIN_PODS, err);
 	if (ifindex) {
+		if (ifindex < PS_IFINDEX_LOW) {
+			r = array_clear_if(p->pod_ifindex_low, &ifindex, slot,
+					   PS_PIN_POD_IFINDEX_LOW, err);
+			ret = ret ? ret : r;
+		}
 		r = map_delete_if(p->pod_ifindex, &ifindex, slot,
 				  PS_PIN_POD_IFINDEX, err);
 		ret = ret ? ret : r;
@@ -334,6 +357,9 @@ int pod_verify(const struct pins *p, const struct pod_state *st, char *err)
 		 st->host_ifname);
 	ret = verify_map(p->pod_ifindex, &ifindex, &pi, sizeof(pi),
 			 PS_PIN_POD_IFINDEX, what, err);
+	if (!ret && ifindex < PS_IFINDEX_LOW)
+		ret = verify_map(p->pod_ifindex_low, &ifindex, &pi, sizeof(pi),
+				 PS_PIN_POD_IFINDEX_LOW, what, err);
 	for (i = 0; !ret && i < st->nips; i++) {
 		ip_key(&st->ips[i], &k);
 		addr_format(&st->ips[i], ip, sizeof(ip));

@@ -28,6 +28,14 @@ struct {
 } pod_ifindex SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PS_IFINDEX_LOW);
+	__type(key, __u32); /* host veth ifindex */
+	__type(value, struct ps_pod_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ifindex_low SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PS_MAX_POD_IPS);
 	__type(key, struct ps_ip_key);

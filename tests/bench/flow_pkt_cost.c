@@ -205,6 +205,8 @@ int main(int argc, char **argv)
 	}
 	if (bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex), &ifindex,
 				&pi, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex_low), &ifindex,
+				&pi, BPF_ANY) ||
 	    prefill(fs, op.flows, &hot))
 		goto out;
 	rb = ring_buffer__new(bpf_map__fd(fs->maps.events), on_event, &events,

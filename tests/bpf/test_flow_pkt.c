@@ -323,6 +323,21 @@ static void fixture_close(struct fixture *fx)
 	memset(fx, 0, sizeof(*fx));
 }
 
+/* Register the pod behind `ifindex` as podsentry-cni does: in
+ * pod_ifindex, and in pod_ifindex_low for a low ifindex. */
+static int pod_iface_set(struct fixture *fx, __u32 ifindex,
+			 const struct ps_pod_iface *pi)
+{
+	if (bpf_map_update_elem(bpf_map__fd(fx->skel->maps.pod_ifindex),
+				&ifindex, pi, BPF_ANY))
+		return -errno;
+	if (ifindex < PS_IFINDEX_LOW &&
+	    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.pod_ifindex_low),
+				&ifindex, pi, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 /* Load an unpinned copy of flow.bpf.o; max_flows/rb_bytes 0: default. */
 static bool fixture_open(struct fixture *fx, __u64 update_ns, bool pod,
 			 __u32 max_flows, __u32 rb_bytes)
@@ -347,9 +362,7 @@ static bool fixture_open(struct fixture *fx, __u64 update_ns, bool pod,
 	if (!ASSERT_OK(err, "flow_bpf__load"))
 		goto fail;
 	if (pod) {
-		err =
-		    bpf_map_update_elem(bpf_map__fd(fx->skel->maps.pod_ifindex),
-					&ifindex, &pi, BPF_ANY);
+		err = pod_iface_set(fx, ifindex, &pi);
 		if (!ASSERT_OK(err, "pod_ifindex insert"))
 			goto fail;
 	}
@@ -1106,10 +1119,8 @@ static void test_two_local_pods(void)
 		return;
 	fd = bpf_map__fd(fx.skel->maps.flows);
 	if (!ASSERT_OK(pkt_run(&fx, &s, &ret), "A sends") ||
-	    !ASSERT_OK(
-		bpf_map_update_elem(bpf_map__fd(fx.skel->maps.pod_ifindex),
-				    &ifindex, &pb, BPF_ANY),
-		"ifindex 1 is B's veth") ||
+	    !ASSERT_OK(pod_iface_set(&fx, ifindex, &pb),
+		       "ifindex 1 is B's veth") ||
 	    !ASSERT_OK(pkt_run_on(&fx, &s, fx.skel->progs.tc_egress, &ret),
 		       "B receives"))
 		goto out;
@@ -1136,6 +1147,74 @@ static void test_two_local_pods(void)
 	ASSERT_EQ(fb.opener, PS_SIDE_PEER, "B's peer opened it");
 out:
 	fixture_close(&fx);
+}
+
+/* A veth's ifindex grows as links come and go: a pod behind an ifindex
+ * of PS_IFINDEX_LOW or more is found through the pod_ifindex hash. The
+ * test makes a veth with such an index (an explicit index leaves the
+ * netns's next free ifindex where it was) and runs TC ingress on it. */
+static void test_pod_on_high_ifindex(void)
+{
+	struct ps_pod_iface pi = {.slot = SLOT + 2, .netns_ino = NETNS_INO + 2};
+	struct pkt_spec s = {.hook = TC_OUT, .ipv = 4, .proto = IPPROTO_TCP,
+			     .flags = 0x02, .pod_port = 40000, .peer_port = 80};
+	struct ps_flow_key k = {.slot = SLOT + 2, .family = AF_INET,
+				.proto = IPPROTO_TCP};
+	struct __sk_buff skb = {};
+	__u8 buf[PKT_MAX];
+	char name[16], cmd[160];
+	struct fixture fx;
+	struct ps_flow f;
+	__u32 ifindex = 0;
+	int i;
+
+	snprintf(name, sizeof(name), "psfh%d", getpid() % 1000000);
+	for (i = 0; i < 8 && !ifindex; i++) {
+		__u32 want = PS_IFINDEX_LOW + 1000 + (getpid() % 500000) * 8 + i;
+
+		snprintf(cmd, sizeof(cmd),
+			 "ip link add %s index %u type veth peer name %sp "
+			 "2>/dev/null",
+			 name, want, name);
+		if (!system(cmd))
+			ifindex = want;
+	}
+	if (!ASSERT_TRUE(ifindex != 0, "veth with a high ifindex"))
+		return;
+	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 1024, 65536))
+		goto out_link;
+	if (!ASSERT_OK(pod_iface_set(&fx, ifindex, &pi), "register pod"))
+		goto out;
+	skb.ifindex = ifindex;
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf,
+			    .data_size_in = pkt_build(&s, buf),
+			    .ctx_in = &skb, .ctx_size_in = sizeof(skb),
+			    .repeat = 1);
+
+		if (!ASSERT_OK(bpf_prog_test_run_opts(
+				   bpf_program__fd(fx.skel->progs.tc_ingress),
+				   &o),
+			       "test run on the veth") ||
+		    !ASSERT_EQ((int)o.retval, TC_ACT_UNSPEC, "tc verdict"))
+			goto out;
+	}
+	k.pod_port = htons(s.pod_port);
+	k.peer_port = htons(s.peer_port);
+	memcpy(k.pod_addr.b, pod4, 4);
+	memcpy(k.peer_addr.b, peer4, 4);
+	if (!ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.flows),
+					   &k, &f),
+		       "flow of the pod behind the high ifindex"))
+		goto out;
+	ASSERT_EQ(f.packets_out, 1, "packets_out");
+	ASSERT_EQ(f.state, PS_FLOW_NEW, "state");
+out:
+	fixture_close(&fx);
+out_link:
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", name);
+	if (system(cmd))
+		fprintf(stderr, "could not delete link %s\n", name);
 }
 
 /* The benchmark baselines must load too (make bench is not CI). */
@@ -1166,6 +1245,7 @@ int main(int argc, char **argv)
 	    TEST(test_periodic_update_after_interval),
 	    TEST(test_periodic_update_off),
 	    TEST(test_two_local_pods),
+	    TEST(test_pod_on_high_ifindex),
 	    TEST(test_bench_object_loads),
 	};
 	const size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);

@@ -61,10 +61,11 @@ slot_b=$(jq .slot "$(state_file "${P}cb")")
 pods_val=$(bpftool -j map lookup pinned "$BPFFS/pods" key $(u32_bytes "$ino_a") 2>/dev/null | jq -c '.formatted.value // .value')
 if [ "$(jq .slot <<<"$pods_val" 2>/dev/null)" = "$slot_a" ] &&
 	map_has pod_ifindex "$(u32_bytes "$ia")" &&
+	[ "$(ifindex_low "$ia")" = "$slot_a $ino_a" ] &&
 	map_has pod_ip "$(ip_key_bytes "$ip_a")" && [ "$slot_a" != "$slot_b" ]; then
 	ok maps_hold_pod
 else
-	fail maps_hold_pod "pods[$ino_a]=$pods_val slot=$slot_a/$slot_b; $(bpftool map dump pinned "$BPFFS/pod_ifindex")"
+	fail maps_hold_pod "pods[$ino_a]=$pods_val slot=$slot_a/$slot_b pod_ifindex_low[$ia]=$(ifindex_low "$ia"); $(bpftool map dump pinned "$BPFFS/pod_ifindex")"
 fi
 
 # ---- traffic between the two pods is counted on both ----
@@ -111,11 +112,12 @@ if podsentry_run DEL "${P}ca" "/run/netns/$a" eth0 "$cfg" >/dev/null &&
 	! tc filter show dev "$va" egress | grep -q 0x5053 &&
 	[ ! -e "$sf" ] && ! map_has pods "$(u32_bytes "$ino_a")" &&
 	! map_has pod_ifindex "$(u32_bytes "$ia")" &&
+	[ "$(ifindex_low "$ia")" = "0 0" ] &&
 	! map_has pod_ip "$(ip_key_bytes "$ip_a")" &&
 	pod_stats_zero "$slot_a"; then
 	ok del_removes_everything
 else
-	fail del_removes_everything "filters: $(tc filter show dev "$va" ingress) state: $(ls "$STATE") pods: $(map_count pods)"
+	fail del_removes_everything "filters: $(tc filter show dev "$va" ingress) state: $(ls "$STATE") pods: $(map_count pods) pod_ifindex_low[$ia]=$(ifindex_low "$ia")"
 fi
 check del_chain cni_del "${P}ca" "$a"
 check del_twice cni_del "${P}ca" "$a"

@@ -164,6 +164,11 @@ tc_has_ours() {
 # map_has MAP KEY_BYTES: bpftool finds the key in the pinned map
 map_has() { bpftool map lookup pinned "$BPFFS/$1" key $2 >/dev/null 2>&1; }
 map_count() { bpftool -j map dump pinned "$BPFFS/$1" 2>/dev/null | jq length; }
+# ifindex_low IFINDEX: "slot netns" of the pod_ifindex_low entry ("0 0": none)
+ifindex_low() {
+	bpftool -j map lookup pinned "$BPFFS/pod_ifindex_low" key $(u32_bytes "$1") 2>/dev/null |
+		jq -r '.formatted.value // .value | "\(.slot) \(.netns_ino)"'
+}
 
 # ip_key_bytes A.B.C.D: a struct ps_ip_key for an IPv4 address
 ip_key_bytes() {
