@@ -479,6 +479,7 @@ struct ps_listener {
 	struct ps_exec_id exec;
 	__u32 tgid;
 	__u32 pad;
+	__u64 cookie; /* UDP: the bound socket's cookie; TCP: 0 */
 };
 
 /* sock_pending: LRU hash, socket cookie -> who called connect(), until

@@ -9,7 +9,10 @@
  * tuple at SYN_SENT -> ESTABLISHED (or CLOSE: failed). Passive opens
  * (SYN_RECV -> ESTABLISHED, in softirq) belong to the process listening
  * on the port (listeners map, written at LISTEN). UDP: cgroup/sendmsg4|6
- * for datagrams with an address, sock_send_length for connected sockets.
+ * for datagrams with an address, sock_send_length for connected sockets;
+ * a UDP port bound by a watched process (cgroup/post_bind4|6, until
+ * cgroup/sock_release) is that process's in the listeners map, which
+ * names the receiver of datagrams from peers it never sent to.
  * CLOSE only marks the entry; the daemon deletes it PS_SOCK_LINGER_NS
  * later, so late packets still match. One ring-buffer event per connect,
  * accept, listen and UDP destination, never one per packet.
@@ -376,6 +379,78 @@ int ps_sendmsg6(struct bpf_sock_addr *ctx)
 		k.family = PS_AF_INET6;
 	}
 	udp_sent(&k, PS_SOCK_UDP_SENDTO);
+	return 1;
+}
+
+/* bind() of a UDP socket: its process receives what comes to the port
+ * from anyone (the TC programs look here when socks has no entry for a
+ * UDP flow's tuple). A LISTEN event, as for TCP. */
+static __always_inline int udp_bound(struct bpf_sock *sk, bool v6)
+{
+	struct ps_listener l = {};
+	struct ps_sock_pending o;
+	struct ps_listen_key lk;
+	struct ps_sock_key k = {};
+
+	if (sk->protocol != PS_SOCK_IPPROTO_UDP || !sk->src_port ||
+	    !current_owner(&o))
+		return 1;
+	k.netns_ino = o.netns_ino;
+	k.proto = PS_SOCK_IPPROTO_UDP;
+	k.local_port = bpf_htons(sk->src_port);
+	if (v6) {
+		k.family = PS_AF_INET6;
+		k.local_addr.w[0] = sk->src_ip6[0];
+		k.local_addr.w[1] = sk->src_ip6[1];
+		k.local_addr.w[2] = sk->src_ip6[2];
+		k.local_addr.w[3] = sk->src_ip6[3];
+	} else {
+		k.family = PS_AF_INET;
+		k.local_addr.w[0] = sk->src_ip4;
+	}
+	listen_key_of(&k, &lk);
+	l.exec = o.exec;
+	l.tgid = o.tgid;
+	l.cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY) ||
+	    bpf_map_update_elem(&udp_binds, &l.cookie, &lk, BPF_ANY))
+		drop_count(PS_DROP_SOCKS_FULL);
+	sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int ps_bind4(struct bpf_sock *sk)
+{
+	return udp_bound(sk, false);
+}
+
+SEC("cgroup/post_bind6")
+int ps_bind6(struct bpf_sock *sk)
+{
+	return udp_bound(sk, true);
+}
+
+/* The last reference to a bound UDP socket is gone: its port has no
+ * receiver any more, unless another socket bound it since (its cookie
+ * is in the entry then). */
+SEC("cgroup/sock_release")
+int ps_sock_release(struct bpf_sock *sk)
+{
+	struct ps_listen_key *lk;
+	struct ps_listener *l;
+	__u64 cookie;
+
+	if (sk->protocol != PS_SOCK_IPPROTO_UDP)
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+	lk = bpf_map_lookup_elem(&udp_binds, &cookie);
+	if (!lk)
+		return 1;
+	l = bpf_map_lookup_elem(&listeners, lk);
+	if (l && l->cookie == cookie)
+		bpf_map_delete_elem(&listeners, lk);
+	bpf_map_delete_elem(&udp_binds, &cookie);
 	return 1;
 }
 

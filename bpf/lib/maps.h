@@ -114,6 +114,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } listeners SEC(".maps");
 
+/* UDP sockets bound by watched processes: cookie -> their listeners key
+ * (cgroup/sock_release cannot read a socket's port) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_LISTENERS);
+	__type(key, __u64);
+	__type(value, struct ps_listen_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udp_binds SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PS_MAX_SOCK_PENDING);

@@ -28,6 +28,23 @@ _Static_assert(__builtin_offsetof(struct ps_sock_key, remote_port) ==
 		       __builtin_offsetof(struct ps_flow_key, peer_port),
 	       "socks key mirrors the flow key");
 
+/* A UDP flow whose tuple no socket sent to: the process that bound the
+ * pod's port, if any (a receiver that has not answered yet). */
+static __always_inline bool udp_receiver_of(const struct ps_flow_key *k,
+					    __u32 netns,
+					    struct ps_exec_id *owner)
+{
+	struct ps_listen_key lk = {.netns_ino = netns,
+				   .proto = PS_SOCK_IPPROTO_UDP,
+				   .port = k->pod_port};
+	struct ps_listener *l = bpf_map_lookup_elem(&listeners, &lk);
+
+	if (!l)
+		return false;
+	*owner = l->exec;
+	return true;
+}
+
 /* Copy the owner of flow `k` (of the pod in netns `netns`, started at
  * boot-clock `first_seen`) to `owner`; false when no socket of a watched
  * process has this tuple. A socket closed before the flow started is a
@@ -46,6 +63,8 @@ static __always_inline bool sock_owner_of(const struct ps_flow_key *k,
 	if (k->proto == PS_SOCK_IPPROTO_UDP)
 		__builtin_memset(&sk.local_addr, 0, sizeof(sk.local_addr));
 	o = bpf_map_lookup_elem(&socks, &sk);
+	if (!o && k->proto == PS_SOCK_IPPROTO_UDP)
+		return udp_receiver_of(k, netns, owner);
 	if (!o || (o->closed_at && o->closed_at < first_seen))
 		return false;
 	*owner = o->exec;

@@ -10,6 +10,7 @@
  *   crr hit IP PORT                    connect, send one byte, print "PID PORT",
  *                                      exit at once
  *   crr udp IP PORT N                  N datagrams of 100 bytes by sendto
+ *   crr udp-sink PORT                  bind PORT, read datagrams, never answer
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -168,6 +169,26 @@ static int udp(char **argv)
 	return 0;
 }
 
+/* Bind PORT and read datagrams, never answering, until killed. */
+static int udp_sink(char **argv)
+{
+	struct sockaddr_in a;
+	char buf[2048];
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (addr_parse("0.0.0.0", argv[2], &a) || s < 0)
+		return 2;
+	if (bind(s, (void *)&a, sizeof(a))) {
+		perror("crr udp-sink: bind");
+		return 1;
+	}
+	for (;;)
+		if (recv(s, buf, sizeof(buf), 0) < 0 && errno != EINTR) {
+			perror("crr udp-sink");
+			return 1;
+		}
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -179,7 +200,9 @@ int main(int argc, char **argv)
 		return hit(argv);
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(argv);
+	if (argc == 3 && !strcmp(argv[1], "udp-sink"))
+		return udp_sink(argv);
 	fprintf(stderr, "usage: crr server PORT [WORKERS] | client IP PORT N [WORKERS] |"
-		" hit IP PORT | udp IP PORT N\n");
+		" hit IP PORT | udp IP PORT N | udp-sink PORT\n");
 	return 2;
 }

@@ -6,6 +6,8 @@
 # process_exec record: the client's in the client pod's record, the
 # server's (the accepting process) in the server pod's. Covered: busybox
 # wget against busybox httpd, UDP datagrams (connected and sendto), a
+# UDP receiver that never answers (named through the port it bound, and
+# forgotten when its socket is released), a
 # process that connects and exits at once, two processes connecting at
 # the same time (ground truth: the port each one printed), a socket kept
 # across execve (busybox nc -e /bin/sh), the attribution rate over
@@ -88,6 +90,29 @@ ip netns exec "$NA" "$CRR" udp "$IPB" 5102 5
 wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.protocol==\"udp\" and .pod.name==\"client\")' $X | wc -l) -ge 2 ]"
 same udp/connected-socket "$(flow_proc client udp 5101)" "$(exec_of client 'test("u5101")')"
 same udp/sendto "$(flow_proc client udp 5102)" "$(exec_of client 'test("udp .* 5102")')"
+
+# --- UDP: a receiver that never answers is named by the port it bound;
+# once it is gone, its port names no process
+udp_bound() { ip netns exec "$NB" ss -lun | grep -q ":$1 "; }
+ip netns exec "$NB" "$CRR" udp-sink 5104 & NC_U=$!; BG+=($NC_U)
+wait_for 5 udp_bound 5104 || fail udp/receiver "udp-sink not bound"
+ip netns exec "$NA" "$CRR" udp "$IPB" 5104 5
+wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==5104)' $X | wc -l) -ge 2 ]"
+same udp/receiver-named "$(flow_proc server udp 5104)" "$(exec_of server 'test("udp-sink 5104")')"
+has_record '.type=="listen" and .pod.name=="server" and .socket.protocol=="udp" and
+	.socket.src.port==5104 and (.process.args | join(" ") | test("udp-sink"))' &&
+	ok udp/bind-listen-record || fail udp/bind-listen-record "$(records listen | tail -n 3)"
+udp_listeners() { # PORT: listeners entries for UDP port PORT
+	bpftool -j map dump pinned "$BPFFS/listeners" |
+		jq --argjson port "$1" '[.[] | (.formatted // .) | select(.key.proto == 17 and
+			((.key.port % 256) * 256 + ((.key.port / 256) | floor)) == $port)] | length'
+}
+n_before=$(udp_listeners 5104)
+kill "$NC_U"; wait "$NC_U" 2>/dev/null
+wait_for 5 sh -c "! ip netns exec $NB ss -lun | grep -q ':5104 '"
+n_after=$(udp_listeners 5104)
+[ "$n_before" = 1 ] && [ "$n_after" = 0 ] && ok udp/receiver-gone ||
+	fail udp/receiver-gone "listeners entries for udp 5104: $n_before while bound, $n_after after exit"
 
 # --- a process that connects, sends a byte and exits at once
 ip netns exec "$NB" busybox nc -l -p 5103 >/dev/null & BG+=($!)
