@@ -828,7 +828,8 @@ struct json_object *det_conn_evidence(struct detect *d, struct dconn *c)
 
 static void flow_seen_add(struct detect *d, const char *key, __u64 now)
 {
-	json_object_object_add(d->flows_seen, key, json_object_new_int64((__s64)now));
+	if (seen_put(&d->flows_seen, key, now))
+		fprintf(stderr, "podsentryd: detection: no memory for a flow key\n");
 }
 
 /* Rules on a connection; its evidence is built only if a rule wants it. */
@@ -866,12 +867,12 @@ static void on_connect(struct detect *d, const struct conn_rec *r, __u64 now)
  * its records), refused ones (RST answer) again at their end. */
 static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
 {
-	struct json_object *ev;
 	struct dpod *pod;
 	struct dconn c = {};
 	char key[256], ckey[256], ckey2[256];
 	bool seen, refused;
 	size_t len;
+	__u64 at;
 
 	if (!r->direction || strcmp(r->direction, "egress") || !r->dst_ip ||
 	    !(pod = pod_of_netns(d, r->netns, now)))
@@ -889,21 +890,19 @@ static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
 		ck_uint(&k, r->start);
 	}
 	/* a flow is kept here from its first record to its final one */
-	seen = json_object_object_get_ex(d->flows_seen, key, NULL);
+	seen = seen_get(&d->flows_seen, key, NULL);
 	if (r->final)
-		json_object_object_del(d->flows_seen, key);
+		seen_del(&d->flows_seen, key);
 	else if (!seen)
 		flow_seen_add(d, key, now);
 	if (seen && !refused)
 		return;
 	conn_key(ckey2, sizeof(ckey2), "c ", &c, NULL);
-	if (!seen && !refused && json_object_object_get_ex(d->flows_seen, ckey2, NULL)) {
-		json_object_object_del(d->flows_seen, ckey2);
+	if (!seen && !refused && seen_del(&d->flows_seen, ckey2))
 		return; /* its connect record reported it */
-	}
 	conn_key(ckey, sizeof(ckey), "", &c, pod->key);
-	if (!seen && !refused && json_object_object_get_ex(d->flows_seen, ckey, &ev) &&
-	    now - (__u64)json_object_get_int64(ev) < 5 * NS_PER_S)
+	if (!seen && !refused && seen_get(&d->flows_seen, ckey, &at) &&
+	    now - at < 5 * NS_PER_S)
 		return; /* a connect record without source port reported it */
 	c.refused = refused;
 	conn_rules(d, pod, &c, now);
@@ -1143,7 +1142,6 @@ struct detect *detect_new(const struct detect_opts *o, int *err)
 	d->o = *o;
 	d->cfg = o->cfg;
 	enforce_open(d, o->bpffs);
-	d->flows_seen = json_object_new_object();
 	if (o->alerts_path) {
 		*err = exporter_open(&d->alerts, o->alerts_path);
 		if (*err) {
@@ -1194,13 +1192,7 @@ static void procs_reap(struct detect *d, __u64 now)
 
 static void flows_seen_reap(struct detect *d, __u64 now)
 {
-	struct json_object *keep = json_object_new_object();
-
-	json_object_object_foreach(d->flows_seen, k, v)
-		if (now - (__u64)json_object_get_int64(v) < FLOW_SEEN_NS)
-			json_object_object_add(keep, k, json_object_get(v));
-	json_object_put(d->flows_seen);
-	d->flows_seen = keep;
+	seen_reap(&d->flows_seen, now > FLOW_SEEN_NS ? now - FLOW_SEEN_NS : 0);
 }
 
 void detect_tick(struct detect *d)
@@ -1266,7 +1258,7 @@ void detect_free(struct detect *d)
 		d->alerts_list = a->next;
 		free(a);
 	}
-	json_object_put(d->flows_seen);
+	seen_free(&d->flows_seen);
 	if (d->alerts_open)
 		exporter_close(&d->alerts);
 	free(d);

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
+#include "node/seen.h"
 #include "node/config.h"
 #include "node/detect.h"
 #include "node/export.h"
@@ -109,7 +110,7 @@ struct detect {
 	struct dproc *procs[DET_HASH];
 	struct dpod *pods;
 	struct dalert *alerts_list;
-	struct json_object *flows_seen; /* flow key -> boot ns */
+	struct seen_set flows_seen; /* flow key -> boot ns */
 	bool dirty;
 	__u64 last_save_ns;
 	unsigned long long n_alerts, seq;

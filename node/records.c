@@ -20,11 +20,31 @@ __u64 clock_boot_ns(void)
 	return clock_ns(CLOCK_BOOTTIME);
 }
 
+/* CLOCK_BOOTTIME - CLOCK_MONOTONIC: moves only on suspend */
+static __s64 boot_minus_mono;
+static bool boot_minus_mono_set;
+
+static void boot_offset_sync(void)
+{
+	__u64 m = clock_ns(CLOCK_MONOTONIC), b = clock_ns(CLOCK_BOOTTIME);
+
+	boot_minus_mono = (__s64)(b - m);
+	boot_minus_mono_set = true;
+}
+
+__u64 clock_boot_coarse_ns(void)
+{
+	if (!boot_minus_mono_set)
+		boot_offset_sync();
+	return clock_ns(CLOCK_MONOTONIC_COARSE) + boot_minus_mono;
+}
+
 void record_clock_sync(struct record_ctx *ctx)
 {
 	__u64 r = clock_ns(CLOCK_REALTIME), b = clock_ns(CLOCK_BOOTTIME);
 
 	ctx->boot_to_real_ns = (__s64)(r - b);
+	boot_offset_sync();
 }
 
 void record_time_fmt(const struct record_ctx *ctx, __u64 ktime, char *buf,
@@ -135,7 +155,7 @@ __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
 	if (slot >= PS_MAX_PODS)
 		return 0;
 	key = ctx->slot_netns[slot];
-	now = clock_boot_ns();
+	now = clock_boot_coarse_ns();
 	if (key && now - ctx->slot_checked[slot] < RECORD_CACHE_NS)
 		return key;
 	/* a cached slot is checked: slots are reused after a pod is gone */
@@ -164,7 +184,7 @@ __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
 	struct ps_ip_key k = { .family = family };
 	size_t len = family == 2 ? 4 : 16;
 	__u32 slot, h = family, i, netns;
-	__u64 now = clock_boot_ns();
+	__u64 now = clock_boot_coarse_ns();
 
 	if (ctx->pod_ip_fd < 0)
 		return 0;
@@ -315,7 +335,7 @@ bool record_pod_w(struct record_ctx *ctx, struct jw *w, const char *key,
 	if (!netns_ino)
 		return false;
 	c = &ctx->pod_text[netns_ino % RECORD_POD_TEXTS];
-	now = clock_boot_ns();
+	now = clock_boot_coarse_ns();
 	if (c->netns != netns_ino || now - c->checked >= RECORD_CACHE_NS) {
 		c->netns = 0;
 		if (!pod_text(ctx, &t, netns_ino)) {

@@ -43,6 +43,9 @@ struct record_ctx {
 void record_clock_sync(struct record_ctx *ctx);
 /* Boot-clock ns now. */
 __u64 clock_boot_ns(void);
+/* The same at tick resolution, without reading the clock source: for the
+ * ages of caches, compared only with times from this function. */
+__u64 clock_boot_coarse_ns(void);
 /* RFC 3339 UTC with nanoseconds of a boot-clock time. */
 void record_time_fmt(const struct record_ctx *ctx, __u64 ktime, char *buf,
 		     size_t len);
