@@ -143,11 +143,17 @@ __noinline int flow_account(const struct ps_pkt *p,
 			    const struct ps_flow_pkt *fp, __u32 slot)
 {
 	union ps_flow_key_words k;
+	union ps_flow_key4_words k4;
 
 	if (!p || !fp)
 		return 0;
-	flow_key_of(&k, p, slot, fp->from_pod);
-	flow_packet(&k.k, p, fp, flow_update_ns);
+	if (p->family == PS_AF_INET) {
+		flow_key4_of(&k4, p, slot, fp->from_pod);
+		flow_packet(&flows4, &k4.k, p, fp, slot, flow_update_ns);
+	} else {
+		flow_key_of(&k, p, slot, fp->from_pod);
+		flow_packet(&flows6, &k.k, p, fp, slot, flow_update_ns);
+	}
 	return 0;
 }
 

@@ -27,7 +27,10 @@
 #define PS_RINGBUF_BYTES (2U << 20)
 #endif
 #ifndef PS_MAX_FLOWS
-#define PS_MAX_FLOWS 131072 /* flows LRU; user space may resize before load */
+#define PS_MAX_FLOWS 131072 /* flows4 LRU; user space may resize before load */
+#endif
+#ifndef PS_MAX_FLOWS6
+#define PS_MAX_FLOWS6 65536 /* flows6 LRU */
 #endif
 #ifndef PS_MAX_DENY
 #define PS_MAX_DENY 16384
@@ -53,7 +56,8 @@
 #define PS_PIN_PROCS "procs"
 #define PS_PIN_EVENTS "events"
 #define PS_PIN_DROPS "drops"
-#define PS_PIN_FLOWS "flows"
+#define PS_PIN_FLOWS4 "flows4"
+#define PS_PIN_FLOWS6 "flows6"
 #define PS_PIN_DENY "deny"
 #define PS_PIN_PARSE_ERRORS "parse_errors"
 #define PS_PIN_PROG_TC_INGRESS "prog_tc_ingress" /* from the pod */
@@ -200,7 +204,11 @@ struct ps_exit_event {
 	__u32 pad;
 };
 
-/* ---- flows: LRU hash, struct ps_flow_key -> struct ps_flow ----
+/* ---- flows4, flows6: LRU hashes, flow key -> struct ps_flow ----
+ * IPv4 flows are in flows4 under struct ps_flow_key4, the others in
+ * flows6 under struct ps_flow_key: the same fields, with 4-byte
+ * addresses in the first (a per-packet lookup hashes and compares 20
+ * bytes instead of 44). Events carry struct ps_flow_key for both.
  * Written by the TC programs on the pod's host veth (and by XDP for the
  * packets it drops, verdict DROP). A flow is seen from
  * its pod: "pod" is the pod's side of the connection, "peer" the other
@@ -222,6 +230,35 @@ struct ps_flow_key {
 	union ps_addr pod_addr;
 	union ps_addr peer_addr;
 };
+
+struct ps_flow_key4 {
+	__u32 slot;
+	__u8 family; /* AF_INET */
+	__u8 proto;
+	__be16 pod_port;
+	__be16 peer_port;
+	__u16 pad;
+	__be32 pod_addr;
+	__be32 peer_addr;
+};
+
+/* The flows4 key of k: 1, or 0 when k is not IPv4 (a flows6 key). */
+static inline int ps_flow_key4_of(const struct ps_flow_key *k,
+				   struct ps_flow_key4 *k4)
+{
+	if (k->family != 2)
+		return 0;
+	k4->slot = k->slot;
+	k4->family = k->family;
+	k4->proto = k->proto;
+	k4->pod_port = k->pod_port;
+	k4->peer_port = k->peer_port;
+	k4->pad = 0;
+	k4->pod_addr = k->pod_addr.w[0];
+	k4->peer_addr = k->peer_addr.w[0];
+	return 1;
+}
+
 /* ICMP and ICMPv6 have no ports: both port fields hold the echo
  * identifier of an echo request or reply, or type << 8 | code (as one
  * big-endian 16-bit value) of any other message. Other protocols without

@@ -31,7 +31,7 @@ struct flow_entry {
 struct flow_table {
 	struct flow_entry *b[FLOW_BUCKETS];
 	struct record_ctx *rc;
-	int fd;
+	int fd4, fd6; /* flows4, flows6 */
 	__u64 idle_ns;
 	record_line_fn emit;
 	void *arg;
@@ -52,15 +52,16 @@ static __u32 key_hash(const struct ps_flow_key *k)
 	return h & (FLOW_BUCKETS - 1);
 }
 
-struct flow_table *flows_new(struct record_ctx *rc, int fd, __u64 idle_ns,
-			     record_line_fn emit, void *arg)
+struct flow_table *flows_new(struct record_ctx *rc, int fd4, int fd6,
+			     __u64 idle_ns, record_line_fn emit, void *arg)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	t->rc = rc;
-	t->fd = fd;
+	t->fd4 = fd4;
+	t->fd6 = fd6;
 	t->idle_ns = idle_ns;
 	t->emit = emit;
 	t->arg = arg;
@@ -311,15 +312,30 @@ void flows_event(struct flow_table *t, const struct ps_flow_event *ev)
 	}
 }
 
+/* The kernel's entry of flow k, from flows4 or flows6; 0 or -errno. */
+static int kernel_lookup(const struct flow_table *t,
+			 const struct ps_flow_key *k, struct ps_flow *f)
+{
+	struct ps_flow_key4 k4;
+
+	if (ps_flow_key4_of(k, &k4))
+		return bpf_map_lookup_elem(t->fd4, &k4, f) ? -errno : 0;
+	return bpf_map_lookup_elem(t->fd6, k, f) ? -errno : 0;
+}
+
 /* Delete the kernel's entry if it still is this flow (not a new one on
  * the same tuple). */
 static void kernel_forget(struct flow_table *t, const struct flow_entry *e)
 {
+	struct ps_flow_key4 k4;
 	struct ps_flow f;
 
-	if (!bpf_map_lookup_elem(t->fd, &e->key, &f) &&
-	    f.first_seen == e->snap.first_seen)
-		bpf_map_delete_elem(t->fd, &e->key);
+	if (kernel_lookup(t, &e->key, &f) || f.first_seen != e->snap.first_seen)
+		return;
+	if (ps_flow_key4_of(&e->key, &k4))
+		bpf_map_delete_elem(t->fd4, &k4);
+	else
+		bpf_map_delete_elem(t->fd6, &e->key);
 }
 
 void flows_sweep(struct flow_table *t, __u64 now, int all)
@@ -342,7 +358,7 @@ void flows_sweep(struct flow_table *t, __u64 now, int all)
 				continue;
 			}
 			e->checked_at = now;
-			in_kernel = !bpf_map_lookup_elem(t->fd, &e->key, &f) &&
+			in_kernel = !kernel_lookup(t, &e->key, &f) &&
 				    f.first_seen == e->snap.first_seen;
 			if (in_kernel)
 				e->snap = f; /* late packets, e.g. the last ACK */

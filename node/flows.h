@@ -24,8 +24,10 @@ struct flow_stats {
 };
 
 /* Records go to emit as text, with what they say for detection. */
-struct flow_table *flows_new(struct record_ctx *rc, int flows_map_fd,
-			     __u64 idle_ns, record_line_fn emit, void *arg);
+/* flows4_fd, flows6_fd: the kernel's tables (PS_PIN_FLOWS4, _FLOWS6). */
+struct flow_table *flows_new(struct record_ctx *rc, int flows4_fd,
+			     int flows6_fd, __u64 idle_ns, record_line_fn emit,
+			     void *arg);
 void flows_free(struct flow_table *t);
 void flows_event(struct flow_table *t, const struct ps_flow_event *e);
 /* End what lingered long enough, what is idle, and what the kernel

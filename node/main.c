@@ -650,7 +650,8 @@ int main(int argc, char **argv)
 	d.rc.procs = d.procs;
 	d.rc.pods_map_fd = loader_map_fd(&d.loader, PS_PIN_PODS);
 	d.rc.pod_ip_fd = loader_map_fd(&d.loader, PS_PIN_POD_IP);
-	d.flows = flows_new(&d.rc, loader_map_fd(&d.loader, PS_PIN_FLOWS),
+	d.flows = flows_new(&d.rc, loader_map_fd(&d.loader, PS_PIN_FLOWS4),
+			    loader_map_fd(&d.loader, PS_PIN_FLOWS6),
 			    d.opt.flow_idle_ns, line_emit, &d);
 	if (!d.flows) {
 		err = -ENOMEM;

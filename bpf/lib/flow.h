@@ -101,6 +101,31 @@ static __always_inline void flow_key_of(union ps_flow_key_words *kw,
 	}
 }
 
+/* A flows4 key as words. */
+union ps_flow_key4_words {
+	struct ps_flow_key4 k;
+	__u32 w[sizeof(struct ps_flow_key4) / 4];
+};
+
+_Static_assert(__builtin_offsetof(struct ps_flow_key4, pod_addr) == 12 &&
+		   __builtin_offsetof(struct ps_flow_key4, peer_addr) == 16,
+	       "flow_key4_of writes ps_flow_key4 as words");
+
+/* The flows4 key of the IPv4 packet `p` seen from its pod. */
+static __always_inline void flow_key4_of(union ps_flow_key4_words *kw,
+					 const struct ps_pkt *p, __u32 slot,
+					 bool from_pod)
+{
+	__be16 pod_port = from_pod ? p->sport : p->dport;
+	__be16 peer_port = from_pod ? p->dport : p->sport;
+
+	kw->w[0] = slot;
+	kw->w[1] = map_key_word(map_key_half(p->family, p->proto), pod_port);
+	kw->w[2] = map_key_word(peer_port, 0); /* and pad */
+	kw->w[3] = from_pod ? p->saddr.w[0] : p->daddr.w[0];
+	kw->w[4] = from_pod ? p->daddr.w[0] : p->saddr.w[0];
+}
+
 /* One event: `ktime` is the precise boot-clock time of the event. */
 static __always_inline void flow_emit(const struct ps_flow_key *k,
 				      const struct ps_flow *f, __u32 type,
@@ -209,7 +234,8 @@ static __always_inline void flow_evictions_count(__s64 n)
  * unless another CPU inserts or deletes at the same time). */
 #define PS_EEXIST 17
 
-static __always_inline int flow_start(const struct ps_flow_key *k,
+static __always_inline int flow_start(void *map, const void *mk,
+				      const struct ps_flow_key *k,
 				      const struct ps_pkt *p,
 				      const struct ps_flow_pkt *fp, __u64 how,
 				      __u64 now)
@@ -226,14 +252,14 @@ static __always_inline int flow_start(const struct ps_flow_key *k,
 		sock_owner_of(k, fp->netns, f.first_seen, &f.owner);
 	end =
 	    p->proto == PS_IPPROTO_TCP ? flow_tcp_state(&f, p->tcp_flags) : -1;
-	before = bpf_map_sum_elem_count((struct bpf_map *)&flows);
-	err = bpf_map_update_elem(&flows, k, &f, how);
+	before = bpf_map_sum_elem_count(map);
+	err = bpf_map_update_elem(map, mk, &f, how);
 	if (err) {
 		if (err != -PS_EEXIST)
 			drop_count(PS_DROP_FLOWS_FULL);
 		return err;
 	}
-	after = bpf_map_sum_elem_count((struct bpf_map *)&flows);
+	after = bpf_map_sum_elem_count(map);
 	flow_evictions_count(before + grow - after);
 	flow_emit(k, &f, PS_EV_FLOW_START, PS_FLOW_R_NEW, boot);
 	if (end >= 0)
@@ -242,13 +268,16 @@ static __always_inline int flow_start(const struct ps_flow_key *k,
 	return 0;
 }
 
-/* Account one packet of the flow `k`, starting the flow if needed. */
-static __always_inline void flow_packet(const struct ps_flow_key *k,
+/* Account one packet of pod `slot` to its flow, the entry at key `mk` of
+ * `map` (flows4 or flows6), starting the flow if needed. The event key
+ * (struct ps_flow_key) is made only on the paths that need it. */
+static __always_inline void flow_packet(void *map, const void *mk,
 					const struct ps_pkt *p,
 					const struct ps_flow_pkt *fp,
-					__u64 update_ns)
+					__u32 slot, __u64 update_ns)
 {
-	struct ps_flow *f = bpf_map_lookup_elem(&flows, k);
+	struct ps_flow *f = bpf_map_lookup_elem(map, mk);
+	union ps_flow_key_words k;
 	__u8 flags = p->tcp_flags;
 	__u64 how = BPF_NOEXIST;
 	/* read after the lookup: fewer values live across the call */
@@ -262,17 +291,20 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 		how = BPF_ANY;
 	}
 	if (!f) {
-		if (flow_start(k, p, fp, how, now) != -PS_EEXIST)
+		flow_key_of(&k, p, slot, fp->from_pod);
+		if (flow_start(map, mk, &k.k, p, fp, how, now) != -PS_EEXIST)
 			return;
 		/* another CPU started it first: count the packet there */
-		f = bpf_map_lookup_elem(&flows, k);
+		f = bpf_map_lookup_elem(map, mk);
 		if (!f)
 			return;
 	}
 	/* its socket may have been established after its first packet */
 	if (!f->owner.pid && fp->netns &&
-	    f->packets_out + f->packets_in < PS_OWNER_RETRY_PKTS)
-		sock_owner_of(k, fp->netns, f->first_seen, &f->owner);
+	    f->packets_out + f->packets_in < PS_OWNER_RETRY_PKTS) {
+		flow_key_of(&k, p, slot, fp->from_pod);
+		sock_owner_of(&k.k, fp->netns, f->first_seen, &f->owner);
+	}
 	if (p->proto == PS_IPPROTO_TCP) {
 		__u8 *seen =
 		    fp->from_pod ? &f->tcp_flags_out : &f->tcp_flags_in;
@@ -293,7 +325,8 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 	if (f->verdict != fp->verdict)
 		f->verdict = fp->verdict;
 	if (end >= 0) {
-		flow_emit(k, f, PS_EV_FLOW_END, end, bpf_ktime_get_boot_ns());
+		flow_key_of(&k, p, slot, fp->from_pod);
+		flow_emit(&k.k, f, PS_EV_FLOW_END, end, bpf_ktime_get_boot_ns());
 		return;
 	}
 	if (f->state == PS_FLOW_NEW && p->proto != PS_IPPROTO_TCP &&
@@ -302,7 +335,8 @@ static __always_inline void flow_packet(const struct ps_flow_key *k,
 	if (update_ns && f->state != PS_FLOW_CLOSED &&
 	    (__s64)(now - f->last_report) >= (__s64)update_ns) {
 		f->last_report = now;
-		flow_emit(k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
+		flow_key_of(&k, p, slot, fp->from_pod);
+		flow_emit(&k.k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
 			  bpf_ktime_get_boot_ns());
 	}
 }

@@ -4,7 +4,8 @@
  * BPF_PROG_TEST_RUN, as ns per packet and as a ratio to tc_nop (a TC
  * program that only returns, bpf/bench.bpf.c) measured in the same run:
  *   - existing flow: one packet of a flow in a table pre-filled with
- *     FLOWS flows, run REPEAT times in the kernel;
+ *     FLOWS flows, run REPEAT times in the kernel: IPv4 (flows4), and
+ *     IPv6 (flows6, also pre-filled with FLOWS flows);
  *   - new flow: NEW packets of distinct flows, one run each (the kernel
  *     times each run; the baseline is tc_nop timed the same way);
  *   - XDP with an empty deny map against xdp_nop.
@@ -55,6 +56,32 @@ static size_t pkt_tcp4(__u8 *b, __u16 port)
 	b[37] = 80;
 	b[46] = 5 << 4;
 	b[47] = 0x10; /* ACK */
+	return len;
+}
+
+static const __u8 pod6[16] = {0xfd, 0, 0, 0x99, [15] = 2};
+static const __u8 peer6[16] = {0xfd, 0, 0, 0x99, [15] = 3};
+
+/* The same as pkt_tcp4 over IPv6. */
+static size_t pkt_tcp6(__u8 *b, __u16 port)
+{
+	size_t len = 14 + 40 + 20 + 100;
+
+	memset(b, 0, len);
+	b[12] = 0x86; /* ETH_P_IPV6 */
+	b[13] = 0xdd;
+	b[14] = 0x60;
+	b[18] = (20 + 100) >> 8;
+	b[19] = (20 + 100) & 0xff;
+	b[20] = 6; /* TCP */
+	b[21] = 64;
+	memcpy(b + 22, pod6, 16);
+	memcpy(b + 38, peer6, 16);
+	b[54] = port >> 8;
+	b[55] = port & 0xff;
+	b[57] = 80;
+	b[66] = 5 << 4;
+	b[67] = 0x10; /* ACK */
 	return len;
 }
 
@@ -117,10 +144,11 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 {
-	int fd = bpf_map__fd(fs->maps.flows);
+	int fd = bpf_map__fd(fs->maps.flows4);
 	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED,
 			    .opener = PS_SIDE_POD};
 	struct ps_flow_key k;
+	struct ps_flow_key4 k4;
 	int i;
 
 	v.first_seen = v.last_seen = v.last_report = boot_ns();
@@ -128,12 +156,41 @@ static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 		/* ports 1..65535, then other peer addresses */
 		key_tcp4(&k, 1 + i % 65535);
 		k.peer_addr.b[3] += i / 65535;
-		if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
+		ps_flow_key4_of(&k, &k4);
+		if (bpf_map_update_elem(fd, &k4, &v, BPF_NOEXIST)) {
 			fprintf(stderr, "prefill flows: %s\n", strerror(errno));
 			return -1;
 		}
 	}
 	*hot_port = 1 + (flows / 2) % 65535; /* a flow in the table */
+	return 0;
+}
+
+/* The same flows over IPv6, in flows6. */
+static int prefill6(struct flow_bpf *fs, int flows)
+{
+	int fd = bpf_map__fd(fs->maps.flows6);
+	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED,
+			    .opener = PS_SIDE_POD};
+	struct ps_flow_key k;
+	int i;
+
+	v.first_seen = v.last_seen = v.last_report = boot_ns();
+	for (i = 0; i < flows; i++) {
+		memset(&k, 0, sizeof(k));
+		k.slot = SLOT;
+		k.family = 10;
+		k.proto = 6;
+		k.pod_port = htons(1 + i % 65535);
+		k.peer_port = htons(80);
+		memcpy(k.pod_addr.b, pod6, 16);
+		memcpy(k.peer_addr.b, peer6, 16);
+		k.peer_addr.b[14] += i / 65535;
+		if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
+			fprintf(stderr, "prefill flows6: %s\n", strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -157,10 +214,10 @@ int main(int argc, char **argv)
 	struct bench_bpf *bs = NULL;
 	struct ring_buffer *rb = NULL;
 	__u32 ifindex = LO_IFINDEX;
-	double nop[16], hit[16], xnop[16], xdp[16], nop1, fresh;
-	__u8 pkt[256];
+	double nop[16], hit[16], hit6[16], xnop[16], xdp[16], nop1, fresh;
+	__u8 pkt[256], pkt6[256];
 	struct bpf_map *m;
-	size_t len;
+	size_t len, len6;
 	__u16 hot;
 	long events = 0;
 	int c, i, r, err = 1;
@@ -199,6 +256,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	bpf_object__for_each_map(m, fs->obj) bpf_map__set_pin_path(m, NULL);
+	/* room for the IPv6 flows without LRU evictions */
+	bpf_map__set_max_entries(fs->maps.flows6, PS_MAX_FLOWS);
 	if (flow_bpf__load(fs)) {
 		fprintf(stderr, "load flow.bpf.o: %s\n", strerror(errno));
 		goto out;
@@ -207,7 +266,7 @@ int main(int argc, char **argv)
 				&pi, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex_low), &ifindex,
 				&pi, BPF_ANY) ||
-	    prefill(fs, op.flows, &hot))
+	    prefill(fs, op.flows, &hot) || prefill6(fs, op.flows))
 		goto out;
 	rb = ring_buffer__new(bpf_map__fd(fs->maps.events), on_event, &events,
 			      NULL);
@@ -221,6 +280,8 @@ int main(int argc, char **argv)
 		hit[r] = run_ns(fs->progs.tc_ingress, pkt, len, op.repeat);
 		xnop[r] = run_ns(bs->progs.xdp_nop, pkt, len, op.repeat);
 		xdp[r] = run_ns(fs->progs.xdp_pod, pkt, len, op.repeat);
+		len6 = pkt_tcp6(pkt6, hot);
+		hit6[r] = run_ns(fs->progs.tc_ingress, pkt6, len6, op.repeat);
 	}
 	ring_buffer__consume(rb);
 
@@ -241,10 +302,11 @@ int main(int argc, char **argv)
 	fresh /= op.new_flows;
 
 	{
-		double n, nm, h, hm, xn, xnm, x, xm;
+		double n, nm, h, hm, h6, h6m, xn, xnm, x, xm;
 
 		stats(nop, op.rounds, &n, &nm);
 		stats(hit, op.rounds, &h, &hm);
+		stats(hit6, op.rounds, &h6, &h6m);
 		stats(xnop, op.rounds, &xn, &xnm);
 		stats(xdp, op.rounds, &x, &xm);
 		printf(
@@ -256,6 +318,9 @@ int main(int argc, char **argv)
 		printf("  tc flow, existing in %6d flows %6.1f (%6.1f)  "
 		       "ratio %.2f (%.2f) to tc_nop\n",
 		       op.flows, h, hm, h / n, hm / nm);
+		printf("  tc flow IPv6, existing in %6d  %6.1f (%6.1f)  "
+		       "ratio %.2f (%.2f) to tc_nop\n",
+		       op.flows, h6, h6m, h6 / n, h6m / nm);
 		printf("  tc_nop, one run each            %6.1f\n", nop1);
 		printf("  tc flow, new flow, one run each %6.1f           "
 		       "ratio %.2f to tc_nop, one run each (%d flows, %ld "

@@ -355,7 +355,10 @@ static bool fixture_open(struct fixture *fx, __u64 update_ns, bool pod,
 	    bpf_map__set_pin_path(m, NULL);
 	fx->skel->rodata->flow_update_ns = update_ns;
 	if (max_flows)
-		bpf_map__set_max_entries(fx->skel->maps.flows, max_flows);
+	{
+		bpf_map__set_max_entries(fx->skel->maps.flows4, max_flows);
+		bpf_map__set_max_entries(fx->skel->maps.flows6, max_flows);
+	}
 	if (rb_bytes)
 		bpf_map__set_max_entries(fx->skel->maps.events, rb_bytes);
 	err = flow_bpf__load(fx->skel);
@@ -465,6 +468,31 @@ static int map_count(int fd, size_t key_size)
 	return n;
 }
 
+/* Entries of both flow tables. */
+static int flows_count(struct fixture *fx)
+{
+	return map_count(bpf_map__fd(fx->skel->maps.flows4),
+			 sizeof(struct ps_flow_key4)) +
+	       map_count(bpf_map__fd(fx->skel->maps.flows6),
+			 sizeof(struct ps_flow_key));
+}
+
+/* The entry of flow k: flows4 for IPv4, flows6 for the rest; -errno. */
+static int flow_get(struct fixture *fx, const struct ps_flow_key *k,
+		    struct ps_flow *f)
+{
+	struct ps_flow_key4 k4;
+	int err;
+
+	if (ps_flow_key4_of(k, &k4))
+		err = bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows4),
+					  &k4, f);
+	else
+		err = bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.flows6),
+					  k, f);
+	return err ? -errno : 0;
+}
+
 /* The flow key the first packet of a case should land in. */
 static void key_of(const struct pkt_case *c, struct ps_flow_key *k)
 {
@@ -512,7 +540,7 @@ static void case_run(const struct pkt_case *c)
 	struct ps_flow f;
 	struct fixture fx;
 	int i, ret, err, n_out = 0, n_in = 0, n_xdp = 0;
-	int fd_flows, fd_perr;
+	int fd_perr;
 
 	fprintf(stderr, "case: %s\n", c->name);
 	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, !c->no_pod, 1024,
@@ -570,9 +598,7 @@ static void case_run(const struct pkt_case *c)
 			goto out;
 	}
 
-	fd_flows = bpf_map__fd(fx.skel->maps.flows);
-	if (!ASSERT_EQ(map_count(fd_flows, sizeof(k)), w->flows,
-		       "flow entries"))
+	if (!ASSERT_EQ(flows_count(&fx), w->flows, "flow entries"))
 		goto out;
 	if (!ASSERT_EQ(fx.ev.starts, w->starts, "FLOW_START events") ||
 	    !ASSERT_EQ(fx.ev.ends, w->ends, "FLOW_END events") ||
@@ -584,7 +610,7 @@ static void case_run(const struct pkt_case *c)
 	if (!c->pkt[0].ipv)
 		goto out;
 	key_of(c, &k);
-	err = bpf_map_lookup_elem(fd_flows, &k, &f);
+	err = flow_get(&fx, &k, &f);
 	if (!w->flows) {
 		ASSERT_EQ(err, -ENOENT, "no flow entry for the key");
 		goto out;
@@ -994,8 +1020,7 @@ static void test_lru_eviction_counted(void)
 	if (!send_flows(&fx, 1000))
 		goto out;
 	ring_buffer__consume(fx.rb);
-	present = map_count(bpf_map__fd(fx.skel->maps.flows),
-			    sizeof(struct ps_flow_key));
+	present = flows_count(&fx);
 	evicted =
 	    percpu_sum(bpf_map__fd(fx.skel->maps.drops), PS_DROP_FLOW_EVICTED);
 	full = percpu_sum(bpf_map__fd(fx.skel->maps.drops), PS_DROP_FLOWS_FULL);
@@ -1046,8 +1071,10 @@ static void test_loads_with_pins(void)
 	    !ASSERT_OK(flow_bpf__load(a), "load a") ||
 	    !ASSERT_OK(flow_bpf__load(b), "load b reusing the pins"))
 		goto out;
-	snprintf(path, sizeof(path), "%s/%s", dir, PS_PIN_FLOWS);
-	ASSERT_OK(access(path, F_OK), "flows pinned");
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_PIN_FLOWS4);
+	ASSERT_OK(access(path, F_OK), "flows4 pinned");
+	snprintf(path, sizeof(path), "%s/%s", dir, PS_PIN_FLOWS6);
+	ASSERT_OK(access(path, F_OK), "flows6 pinned");
 	snprintf(path, sizeof(path), "%s/%s", dir, PS_PIN_DENY);
 	ASSERT_OK(access(path, F_OK), "deny pinned");
 	snprintf(path, sizeof(path), "%s/%s", dir, PS_PIN_PARSE_ERRORS);
@@ -1113,11 +1140,10 @@ static void test_two_local_pods(void)
 	struct ps_flow fa, fb;
 	__u32 ifindex = LO_IFINDEX;
 	struct fixture fx;
-	int ret, fd;
+	int ret;
 
 	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 1024, 65536))
 		return;
-	fd = bpf_map__fd(fx.skel->maps.flows);
 	if (!ASSERT_OK(pkt_run(&fx, &s, &ret), "A sends") ||
 	    !ASSERT_OK(pod_iface_set(&fx, ifindex, &pb),
 		       "ifindex 1 is B's veth") ||
@@ -1135,9 +1161,9 @@ static void test_two_local_pods(void)
 	kb.peer_port = ka.pod_port;
 	kb.pod_addr = ka.peer_addr;
 	kb.peer_addr = ka.pod_addr;
-	if (!ASSERT_EQ(map_count(fd, sizeof(ka)), 2, "one entry per pod") ||
-	    !ASSERT_OK(bpf_map_lookup_elem(fd, &ka, &fa), "A's entry") ||
-	    !ASSERT_OK(bpf_map_lookup_elem(fd, &kb, &fb), "B's entry") ||
+	if (!ASSERT_EQ(flows_count(&fx), 2, "one entry per pod") ||
+	    !ASSERT_OK(flow_get(&fx, &ka, &fa), "A's entry") ||
+	    !ASSERT_OK(flow_get(&fx, &kb, &fb), "B's entry") ||
 	    !ASSERT_EQ(fx.ev.starts, 2, "FLOW_START per pod"))
 		goto out;
 	ASSERT_EQ(fa.packets_out, 1, "A sent one");
@@ -1203,8 +1229,7 @@ static void test_pod_on_high_ifindex(void)
 	k.peer_port = htons(s.peer_port);
 	memcpy(k.pod_addr.b, pod4, 4);
 	memcpy(k.peer_addr.b, peer4, 4);
-	if (!ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.flows),
-					   &k, &f),
+	if (!ASSERT_OK(flow_get(&fx, &k, &f),
 		       "flow of the pod behind the high ifindex"))
 		goto out;
 	ASSERT_EQ(f.packets_out, 1, "packets_out");
