@@ -10,6 +10,13 @@ static __always_inline __u32 task_netns_ino(struct task_struct *t)
 	return BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 }
 
+/* The same for a BTF task pointer (bpf_get_current_task_btf, tp_btf
+ * arguments): direct loads instead of probe-read calls. */
+static __always_inline __u32 task_btf_netns_ino(struct task_struct *t)
+{
+	return t->nsproxy->net_ns->ns.inum;
+}
+
 /* Copy the argument vector (NUL-separated, as in /proc/pid/cmdline) from
  * the new image's stack. Returns the bytes kept. */
 static __always_inline __u16 task_read_args(struct task_struct *t, char *buf,
