@@ -7,7 +7,9 @@
 # the whole machine on each side (bare/with), and the share of flow
 # records that name their process. Bare: pods made by [bridge] alone with
 # podsentryd stopped; with: pods made by [bridge, podsentry-cni] and
-# podsentryd running.
+# podsentryd running. Then one more run with the kernel's BPF statistics
+# on prints the cost per connection of each program and of the daemon
+# (CRR_PROG_STATS=0 skips it).
 export PS_TEST_PREFIX=${PS_TEST_PREFIX:-bcr$(printf '%04x' $((RANDOM)))}
 export PS_TEST_TMP=/tmp/psbench-$PS_TEST_PREFIX
 export PS_TEST_BPFFS=/sys/fs/bpf/psbench-$PS_TEST_PREFIX
@@ -90,3 +92,34 @@ awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v n="$N" -v r="
 	printf "busy CPU per connection: median bare %d us, with podsentryd %d us (ratio bare/with %.3f)\n", bu, wu, wu ? bu / wu : 0
 	printf "attribution: %d of %d final flow records name their process (%.4f); %d connect records\n", a, t, t ? a / t : 0, c
 }'
+
+# Where the overhead goes: one more run with the kernel's BPF run-time
+# statistics on (they add a clock read to every program run, so this run
+# is not one of the rounds above), for the programs podsentryd holds,
+# and the daemon's own CPU.
+[ "${CRR_PROG_STATS:-1}" = 1 ] || exit 0
+prog_stats() { # one JSON object per program podsentryd holds
+	local id
+	for id in $(grep -h '^prog_id:' /proc/"$DAEMON_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un); do
+		bpftool -j prog show id "$id" 2>/dev/null
+	done | jq -c '{id, name, runs: (.run_cnt // 0), ns: (.run_time_ns // 0)}'
+}
+daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+prog_stats >"$T/stats0"
+t0=$(cpu_ticks)
+rate wa "$IPW" >/dev/null
+prog_stats >"$T/stats1"
+sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+sleep "$DRAIN"
+echo "cost per connection, one run of $N with BPF statistics on:"
+jq -s -r --argjson n "$N" 'group_by(.id) | map(select(length == 2) |
+	{name: .[1].name, runs: (.[1].runs - .[0].runs), ns: (.[1].ns - .[0].ns)}) |
+	map(select(.runs > 0)) | sort_by(-.ns) | (map(.ns) | add) as $all |
+	(.[] | select(.ns / $n >= 50)),
+	{name: "all programs", runs: 0, ns: $all} |
+	"  \(.name | .[0:16])\(" " * (18 - (.name | .[0:16] | length)))" +
+	(if .runs > 0 then "\(.runs / $n * 10 | round / 10) runs x \(.ns / .runs | round) ns = " else "" end) +
+	"\(.ns / $n / 100 | round / 10) us"' "$T/stats0" "$T/stats1"
+echo "  podsentryd        $(( ($(cpu_ticks) - t0) * 1000000 / $(getconf CLK_TCK) / N )) us (user + system, until its last record)"
