@@ -32,6 +32,7 @@ struct flow_table {
 	struct flow_entry *b[FLOW_BUCKETS];
 	struct record_ctx *rc;
 	int fd4, fd6; /* flows4, flows6 */
+	int socks_fd;
 	__u64 idle_ns;
 	record_line_fn emit;
 	void *arg;
@@ -53,7 +54,8 @@ static __u32 key_hash(const struct ps_flow_key *k)
 }
 
 struct flow_table *flows_new(struct record_ctx *rc, int fd4, int fd6,
-			     __u64 idle_ns, record_line_fn emit, void *arg)
+			     int socks_fd, __u64 idle_ns, record_line_fn emit,
+			     void *arg)
 {
 	struct flow_table *t = calloc(1, sizeof(*t));
 
@@ -62,6 +64,7 @@ struct flow_table *flows_new(struct record_ctx *rc, int fd4, int fd6,
 	t->rc = rc;
 	t->fd4 = fd4;
 	t->fd6 = fd6;
+	t->socks_fd = socks_fd;
 	t->idle_ns = idle_ns;
 	t->emit = emit;
 	t->arg = arg;
@@ -165,6 +168,41 @@ static void endpoint_w(struct flow_table *t, const char *key, const char *ip,
 	jw_obj_end(&t->w);
 }
 
+/*
+ * The owner of a flow the kernel left without one, from the socks map as
+ * it is now: a socket entered after the flow's packets were counted. The
+ * common case is a refused connect, whose RST passes the pod's veth
+ * before the socket closes and is entered as failed (the skb is orphaned
+ * there, so TC sees no socket). Same rules as sock_owner_of in the
+ * kernel: UDP entries have no local address, and a socket closed before
+ * the flow started belongs to an earlier connection on the tuple.
+ */
+static bool owner_from_socks(const struct flow_table *t,
+			     const struct ps_flow_key *k, __u32 netns,
+			     __u64 first_seen, struct ps_exec_id *owner)
+{
+	struct ps_sock_key sk = {
+		.netns_ino = netns,
+		.family = k->family,
+		.proto = k->proto,
+		.local_port = k->pod_port,
+		.remote_port = k->peer_port,
+		.local_addr = k->pod_addr,
+		.remote_addr = k->peer_addr,
+	};
+	struct ps_sock_owner o;
+
+	if (t->socks_fd < 0 || !netns || (k->proto != 6 && k->proto != 17))
+		return false;
+	if (k->proto == 17)
+		memset(&sk.local_addr, 0, sizeof(sk.local_addr));
+	if (bpf_map_lookup_elem(t->socks_fd, &sk, &o) ||
+	    (o.closed_at && o.closed_at < first_seen))
+		return false;
+	*owner = o.exec;
+	return true;
+}
+
 static void flow_record(struct flow_table *t, const struct flow_entry *e,
 			const char *reason, bool final)
 {
@@ -191,6 +229,7 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 	};
 	struct jw *w = &t->w;
 	int pod_port = -1, peer_port = -1;
+	struct ps_exec_id owner;
 
 	record_ip_fmt(k->family, k->pod_addr.b, pod_ip);
 	record_ip_fmt(k->family, k->peer_addr.b, peer_ip);
@@ -198,16 +237,20 @@ static void flow_record(struct flow_table *t, const struct flow_entry *e,
 		pod_port = ntohs(k->pod_port);
 		peer_port = ntohs(k->peer_port);
 	}
+	owner = f->owner;
+	if (!owner.pid && final &&
+	    owner_from_socks(t, k, netns, f->first_seen, &owner))
+		t->st.owner_late++;
 	record_head_w(t->rc, w, "flow", c.ktime);
 	pod = record_pod_w(t->rc, w, "pod", netns);
 	c.netns = pod ? netns : 0;
-	if (f->owner.pid) {
-		c.proc = proc_cache_get(t->rc->procs, &f->owner);
+	if (owner.pid) {
+		c.proc = proc_cache_get(t->rc->procs, &owner);
 		if (c.proc)
 			record_process_w(t->rc, w, "process", c.proc, false);
 	}
 	if (final) {
-		if (f->owner.pid)
+		if (owner.pid)
 			t->st.with_process++;
 		else
 			t->st.without_process++;

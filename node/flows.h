@@ -20,14 +20,16 @@ struct flow_table;
 struct flow_stats {
 	unsigned long long started, ended, updates, idle, evicted, adopted;
 	unsigned long long with_process, without_process;
+	unsigned long long owner_late; /* final records named from socks */
 	unsigned long long unwritten; /* records lost to a failed allocation */
 };
 
 /* Records go to emit as text, with what they say for detection. */
-/* flows4_fd, flows6_fd: the kernel's tables (PS_PIN_FLOWS4, _FLOWS6). */
+/* flows4_fd, flows6_fd: the kernel's tables (PS_PIN_FLOWS4, _FLOWS6);
+ * socks_fd: PS_PIN_SOCKS, for flows the kernel could not name (-1: none). */
 struct flow_table *flows_new(struct record_ctx *rc, int flows4_fd,
-			     int flows6_fd, __u64 idle_ns, record_line_fn emit,
-			     void *arg);
+			     int flows6_fd, int socks_fd, __u64 idle_ns,
+			     record_line_fn emit, void *arg);
 void flows_free(struct flow_table *t);
 void flows_event(struct flow_table *t, const struct ps_flow_event *e);
 /* End what lingered long enough, what is idle, and what the kernel

@@ -652,6 +652,7 @@ int main(int argc, char **argv)
 	d.rc.pod_ip_fd = loader_map_fd(&d.loader, PS_PIN_POD_IP);
 	d.flows = flows_new(&d.rc, loader_map_fd(&d.loader, PS_PIN_FLOWS4),
 			    loader_map_fd(&d.loader, PS_PIN_FLOWS6),
+			    loader_map_fd(&d.loader, PS_PIN_SOCKS),
 			    d.opt.flow_idle_ns, line_emit, &d);
 	if (!d.flows) {
 		err = -ENOMEM;

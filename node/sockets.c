@@ -283,6 +283,8 @@ static void stats_record(bool force)
 	json_object_object_add(fl, "with_process", json_object_new_uint64(named));
 	json_object_object_add(fl, "without_process",
 			       json_object_new_uint64(fs->without_process));
+	json_object_object_add(fl, "named_by_daemon",
+			       json_object_new_uint64(fs->owner_late));
 	json_object_object_add(fl, "unwritten", json_object_new_uint64(fs->unwritten));
 	json_object_object_add(fl, "attribution", json_object_new_double(
 		total ? (double)named / total : 1.0));

@@ -94,25 +94,25 @@ same udp/sendto "$(flow_proc client udp 5102)" "$(exec_of client 'test("udp .* 5
 # --- UDP: a receiver that never answers is named by the port it bound;
 # once it is gone, its port names no process
 udp_bound() { ip netns exec "$NB" ss -lun | grep -q ":$1 "; }
-ip netns exec "$NB" "$CRR" udp-sink 5104 & NC_U=$!; BG+=($NC_U)
-wait_for 5 udp_bound 5104 || fail udp/receiver "udp-sink not bound"
-ip netns exec "$NA" "$CRR" udp "$IPB" 5104 5
-wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==5104)' $X | wc -l) -ge 2 ]"
-same udp/receiver-named "$(flow_proc server udp 5104)" "$(exec_of server 'test("udp-sink 5104")')"
+ip netns exec "$NB" "$CRR" udp-sink 5111 & NC_U=$!; BG+=($NC_U)
+wait_for 5 udp_bound 5111 || fail udp/receiver "udp-sink not bound"
+ip netns exec "$NA" "$CRR" udp "$IPB" 5111 5
+wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==5111)' $X | wc -l) -ge 2 ]"
+same udp/receiver-named "$(flow_proc server udp 5111)" "$(exec_of server 'test("udp-sink 5111")')"
 has_record '.type=="listen" and .pod.name=="server" and .socket.protocol=="udp" and
-	.socket.src.port==5104 and (.process.args | join(" ") | test("udp-sink"))' &&
+	.socket.src.port==5111 and (.process.args | join(" ") | test("udp-sink"))' &&
 	ok udp/bind-listen-record || fail udp/bind-listen-record "$(records listen | tail -n 3)"
 udp_listeners() { # PORT: listeners entries for UDP port PORT
 	bpftool -j map dump pinned "$BPFFS/listeners" |
 		jq --argjson port "$1" '[.[] | (.formatted // .) | select(.key.proto == 17 and
 			((.key.port % 256) * 256 + ((.key.port / 256) | floor)) == $port)] | length'
 }
-n_before=$(udp_listeners 5104)
+n_before=$(udp_listeners 5111)
 kill "$NC_U"; wait "$NC_U" 2>/dev/null
-wait_for 5 sh -c "! ip netns exec $NB ss -lun | grep -q ':5104 '"
-n_after=$(udp_listeners 5104)
+wait_for 5 sh -c "! ip netns exec $NB ss -lun | grep -q ':5111 '"
+n_after=$(udp_listeners 5111)
 [ "$n_before" = 1 ] && [ "$n_after" = 0 ] && ok udp/receiver-gone ||
-	fail udp/receiver-gone "listeners entries for udp 5104: $n_before while bound, $n_after after exit"
+	fail udp/receiver-gone "listeners entries for udp 5111: $n_before while bound, $n_after after exit"
 
 # --- a process that connects, sends a byte and exits at once
 ip netns exec "$NB" busybox nc -l -p 5103 >/dev/null & BG+=($!)
@@ -124,6 +124,14 @@ same quick-exit/client-named "$(flow_proc client tcp 5103)" "$want"
 has_record ".type==\"process_exit\" and .process.exec_id==\"${want%% *}\"" &&
 	ok quick-exit/exited-before-flow-end || fail quick-exit/exited-before-flow-end "no process_exit"
 same quick-exit/server-named "$(flow_proc server tcp 5103)" "$(exec_of server 'test("5103")')"
+
+# --- a refused connect (nothing listens; the answer is RST): the daemon
+# names the flow from the socket entered as failed
+ip netns exec "$NA" "$CRR" hit "$IPB" 5112 >/dev/null 2>&1
+wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==5112)' $X | wc -l) -ge 1 ]"
+same refused/client-named "$(flow_proc client tcp 5112)" "$(exec_of client 'test("hit .* 5112")')"
+has_record '.type=="connect" and .socket.dst.port==5112 and .socket.state=="failed"' &&
+	ok refused/connect-record-failed || fail refused/connect-record-failed "$(records connect | tail -n 2)"
 
 # --- two processes of one pod connecting at the same time to one server
 ip netns exec "$NB" "$CRR" server 5104 & BG+=($!)
