@@ -114,6 +114,18 @@ static int cgroup2_root_open(void)
 	return fd;
 }
 
+/* Every object declares the shared maps: each gets the same sizes, or
+ * the second one could not reuse the first one's pins. */
+static void flow_tables_size(struct bpf_object *obj, __u32 n4, __u32 n6)
+{
+	struct bpf_map *m;
+
+	if ((m = bpf_object__find_map_by_name(obj, PS_PIN_FLOWS4)))
+		bpf_map__set_max_entries(m, n4);
+	if ((m = bpf_object__find_map_by_name(obj, PS_PIN_FLOWS6)))
+		bpf_map__set_max_entries(m, n6);
+}
+
 /* Flow-process correlation: the socket hooks, sharing the pinned maps;
  * the cgroup programs on the cgroup v2 root see every process. */
 static int sock_start(struct loader *l, enum ps_scope scope)
@@ -129,6 +141,7 @@ static int sock_start(struct loader *l, enum ps_scope scope)
 		return err;
 	}
 	l->sock->rodata->scope = scope;
+	flow_tables_size(l->sock->obj, l->max_flows4, l->max_flows6);
 	err = sock_bpf__load(l->sock);
 	if (err) {
 		fprintf(stderr, "podsentryd: load sock.bpf.o: %s\n", strerror(-err));
@@ -164,11 +177,14 @@ static int sock_start(struct loader *l, enum ps_scope scope)
 	return err;
 }
 
-int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns)
+int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
+		 __u32 max_flows4, __u32 max_flows6)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
 	int err;
 
+	l->max_flows4 = max_flows4;
+	l->max_flows6 = max_flows6;
 	l->proc = process_bpf__open_opts(&opts);
 	if (!l->proc) {
 		err = -errno;
@@ -176,6 +192,7 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns)
 		return err;
 	}
 	l->proc->rodata->scope = scope;
+	flow_tables_size(l->proc->obj, max_flows4, max_flows6);
 	err = process_bpf__load(l->proc);
 	if (err) {
 		fprintf(stderr, "podsentryd: load process.bpf.o: %s (run with -v for the verifier log; pins in %s from another version can be removed with rm -r)\n",
@@ -189,6 +206,7 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns)
 		return err;
 	}
 	l->flow->rodata->flow_update_ns = flow_update_ns;
+	flow_tables_size(l->flow->obj, max_flows4, max_flows6);
 	err = flow_bpf__load(l->flow);
 	if (err) {
 		fprintf(stderr, "podsentryd: load flow.bpf.o: %s\n", strerror(-err));

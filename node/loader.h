@@ -26,6 +26,7 @@ struct loader {
 	struct flow_bpf *flow;
 	struct sock_bpf *sock;
 	struct bpf_link *sock_links[LOADER_SOCK_LINKS];
+	__u32 max_flows4, max_flows6;
 	int cgroup_fd; /* cgroup v2 root the sock programs are attached to */
 	bool keep_pins;
 };
@@ -34,7 +35,9 @@ struct loader {
  * -EBUSY when another daemon holds it. */
 int loader_lock(struct loader *l, const char *dir);
 /* Open, configure, load (pinning maps), pin programs, attach. */
-int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns);
+/* max_flows4, max_flows6: sizes of the flows4 and flows6 tables. */
+int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
+		 __u32 max_flows4, __u32 max_flows6);
 int loader_map_fd(struct loader *l, const char *name);
 /* Detach, unpin unless keep_pins, unlock. */
 void loader_stop(struct loader *l);

@@ -50,6 +50,8 @@ static const char usage_text[] =
 "  --log-dir DIR      also write each pod's records to DIR/<namespace>/<pod>.log\n"
 "  --flow-update SEC  report long flows every SEC seconds (default 30)\n"
 "  --flow-idle SEC    end flows idle for SEC seconds (default 60)\n"
+"  --max-flows N4[,N6] flow table sizes, IPv4 and IPv6 entries (default\n"
+"                     131072,65536; LRU: the least recent flows make room)\n"
 "  --node-name NAME   node name in records and exec ids (default: hostname)\n"
 "  --config FILE      detection rules, allow-lists and tunables (JSON);\n"
 "                     an invalid file stops the daemon\n"
@@ -75,6 +77,7 @@ struct options {
 	const char *config, *alerts, *state_file;
 	__u64 flow_update_ns;
 	__u64 flow_idle_ns;
+	__u32 max_flows4, max_flows6;
 	enum ps_scope scope;
 	bool keep_pins;
 	bool verbose;
@@ -119,6 +122,37 @@ static int seconds_parse(const char *s, __u64 *ns)
 	return 0;
 }
 
+#define PS_FLOWS_MIN 1024U
+#define PS_FLOWS_MAX (16U << 20)
+
+static int flows_count_parse(const char *s, char **end, __u32 *n)
+{
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, end, 10);
+	if (errno || v < PS_FLOWS_MIN || v > PS_FLOWS_MAX)
+		return -EINVAL;
+	*n = v;
+	return 0;
+}
+
+/* "N4" or "N4,N6": the sizes of the flows4 and flows6 tables */
+static int max_flows_parse(const char *s, __u32 *n4, __u32 *n6)
+{
+	char *end;
+
+	if (flows_count_parse(s, &end, n4))
+		return -EINVAL;
+	if (!*end)
+		return 0;
+	if (*end != ',' || flows_count_parse(end + 1, &end, n6) || *end)
+		return -EINVAL;
+	return 0;
+}
+
 static int options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -131,6 +165,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "log-dir", required_argument, NULL, 'L' },
 		{ "flow-update", required_argument, NULL, 'U' },
 		{ "flow-idle", required_argument, NULL, 'I' },
+		{ "max-flows", required_argument, NULL, 'M' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "alerts", required_argument, NULL, 'A' },
 		{ "state-file", required_argument, NULL, 'T' },
@@ -147,6 +182,8 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->scope = PS_SCOPE_PODS;
 	o->flow_update_ns = 30ULL * 1000000000ULL;
 	o->flow_idle_ns = 60ULL * 1000000000ULL;
+	o->max_flows4 = PS_MAX_FLOWS;
+	o->max_flows6 = PS_MAX_FLOWS6;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -165,6 +202,14 @@ static int options_parse(struct options *o, int argc, char **argv)
 							   : &o->flow_idle_ns)) {
 				fprintf(stderr, "podsentryd: --%s: \"%s\" is not a number of seconds > 0\n",
 					c == 'U' ? "flow-update" : "flow-idle", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'M':
+			if (max_flows_parse(optarg, &o->max_flows4,
+					    &o->max_flows6)) {
+				fprintf(stderr, "podsentryd: --max-flows: \"%s\" is not N or N4,N6 with each from %u to %u\n",
+					optarg, PS_FLOWS_MIN, PS_FLOWS_MAX);
 				return -EINVAL;
 			}
 			break;
@@ -610,7 +655,8 @@ int main(int argc, char **argv)
 	if (err)
 		goto out_export;
 	d.loader.keep_pins = d.opt.keep_pins;
-	err = loader_start(&d.loader, d.opt.scope, d.opt.flow_update_ns);
+	err = loader_start(&d.loader, d.opt.scope, d.opt.flow_update_ns,
+			   d.opt.max_flows4, d.opt.max_flows6);
 	if (err)
 		goto out_loader;
 

@@ -165,9 +165,23 @@ daemon_start --state-dir "$T/state" && daemon_stop && [ ! -e "$BPFFS/pods" ] &&
 "$PODSENTRYD" --scope nodes 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q 'scope: "nodes" is not pods or all' "$T/err" &&
 	ok bad-scope || fail bad-scope "rc=$rc $(head -1 "$T/err")"
+"$PODSENTRYD" --max-flows 4096,10 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q 'max-flows: "4096,10" is not N or N4,N6 with each from 1024 to' "$T/err" &&
+	ok bad-max-flows || fail bad-max-flows "rc=$rc $(head -1 "$T/err")"
 "$PODSENTRYD" --help >"$T/help"; rc=$?
 [ $rc = 0 ] && grep -q "Examples:" "$T/help" && ok help || fail help "rc=$rc"
 [ ! -e "$BPFFS/pods" ] && ok bad-input-leaves-nothing || fail bad-input-leaves-nothing "$(ls "$BPFFS")"
+
+# --max-flows sizes both flow tables
+max_entries() { bpftool -j map show pinned "$BPFFS/$1" 2>/dev/null | jq .max_entries; }
+if daemon_start --state-dir "$T/state" --max-flows 4096,2048; then
+	m4=$(max_entries flows4) m6=$(max_entries flows6)
+	daemon_stop
+	[ "$m4" = 4096 ] && [ "$m6" = 2048 ] && ok max-flows-sizes ||
+		fail max-flows-sizes "flows4 $m4 flows6 $m6 entries, want 4096 and 2048"
+else
+	fail max-flows-sizes "daemon: $(tail -3 "$T/daemon.log")"
+fi
 
 # a ring-buffer overflow is counted and reported as a "lost" record
 rm -f "$T/export.json" "$T/daemon.log"
