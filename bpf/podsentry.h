@@ -504,6 +504,35 @@ struct ps_sock_owner {
 	__u64 closed_at; /* boot ns of TCP CLOSE, 0 while open */
 };
 
+/* The socks key of flow k of the pod in netns: the pod's side is the
+ * socket's local side; UDP entries have no local address. 0 when the
+ * protocol has no socks entries. */
+static inline int ps_sock_key_of_flow(const struct ps_flow_key *k,
+				      __u32 netns, struct ps_sock_key *sk)
+{
+	if (k->proto != 6 && k->proto != 17)
+		return 0;
+	sk->netns_ino = netns;
+	sk->family = k->family;
+	sk->proto = k->proto;
+	sk->local_port = k->pod_port;
+	sk->remote_port = k->peer_port;
+	sk->pad = 0;
+	sk->local_addr = k->pod_addr;
+	sk->remote_addr = k->peer_addr;
+	if (k->proto == 17)
+		__builtin_memset(&sk->local_addr, 0, sizeof(sk->local_addr));
+	return 1;
+}
+
+/* Whether socket entry o can own a flow that started at first_seen: a
+ * socket closed before it belongs to an earlier connection on the tuple. */
+static inline int ps_sock_owns_flow(const struct ps_sock_owner *o,
+				    __u64 first_seen)
+{
+	return !o->closed_at || o->closed_at >= first_seen;
+}
+
 /* listeners: hash, (netns, proto, port) -> the listening process */
 struct ps_listen_key {
 	__u32 netns_ino;

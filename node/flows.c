@@ -173,31 +173,20 @@ static void endpoint_w(struct flow_table *t, const char *key, const char *ip,
  * it is now: a socket entered after the flow's packets were counted. The
  * common case is a refused connect, whose RST passes the pod's veth
  * before the socket closes and is entered as failed (the skb is orphaned
- * there, so TC sees no socket). Same rules as sock_owner_of in the
- * kernel: UDP entries have no local address, and a socket closed before
- * the flow started belongs to an earlier connection on the tuple.
+ * there, so TC sees no socket). The key and the rules are the kernel's
+ * (ps_sock_key_of_flow, ps_sock_owns_flow).
  */
 static bool owner_from_socks(const struct flow_table *t,
 			     const struct ps_flow_key *k, __u32 netns,
 			     __u64 first_seen, struct ps_exec_id *owner)
 {
-	struct ps_sock_key sk = {
-		.netns_ino = netns,
-		.family = k->family,
-		.proto = k->proto,
-		.local_port = k->pod_port,
-		.remote_port = k->peer_port,
-		.local_addr = k->pod_addr,
-		.remote_addr = k->peer_addr,
-	};
+	struct ps_sock_key sk;
 	struct ps_sock_owner o;
 
-	if (t->socks_fd < 0 || !netns || (k->proto != 6 && k->proto != 17))
+	if (t->socks_fd < 0 || !netns || !ps_sock_key_of_flow(k, netns, &sk))
 		return false;
-	if (k->proto == 17)
-		memset(&sk.local_addr, 0, sizeof(sk.local_addr));
 	if (bpf_map_lookup_elem(t->socks_fd, &sk, &o) ||
-	    (o.closed_at && o.closed_at < first_seen))
+	    !ps_sock_owns_flow(&o, first_seen))
 		return false;
 	*owner = o.exec;
 	return true;

@@ -128,7 +128,8 @@ static void flow_tables_size(struct bpf_object *obj, __u32 n4, __u32 n6)
 
 /* Flow-process correlation: the socket hooks, sharing the pinned maps;
  * the cgroup programs on the cgroup v2 root see every process. */
-static int sock_start(struct loader *l, enum ps_scope scope)
+static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
+		      __u32 max_flows6)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
 	struct bpf_program *cg[LOADER_SOCK_LINKS];
@@ -141,7 +142,7 @@ static int sock_start(struct loader *l, enum ps_scope scope)
 		return err;
 	}
 	l->sock->rodata->scope = scope;
-	flow_tables_size(l->sock->obj, l->max_flows4, l->max_flows6);
+	flow_tables_size(l->sock->obj, max_flows4, max_flows6);
 	err = sock_bpf__load(l->sock);
 	if (err) {
 		fprintf(stderr, "podsentryd: load sock.bpf.o: %s\n", strerror(-err));
@@ -183,8 +184,6 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
 	int err;
 
-	l->max_flows4 = max_flows4;
-	l->max_flows6 = max_flows6;
 	l->proc = process_bpf__open_opts(&opts);
 	if (!l->proc) {
 		err = -errno;
@@ -223,7 +222,7 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 			strerror(-err));
 		return err;
 	}
-	return sock_start(l, scope);
+	return sock_start(l, scope, max_flows4, max_flows6);
 }
 
 int loader_map_fd(struct loader *l, const char *name)

@@ -26,7 +26,6 @@ struct loader {
 	struct flow_bpf *flow;
 	struct sock_bpf *sock;
 	struct bpf_link *sock_links[LOADER_SOCK_LINKS];
-	__u32 max_flows4, max_flows6;
 	int cgroup_fd; /* cgroup v2 root the sock programs are attached to */
 	bool keep_pins;
 };

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "node/seen.h"
 
@@ -43,14 +44,22 @@ static int seen_grow(struct seen_set *s)
 	return 0;
 }
 
-bool seen_get(const struct seen_set *s, const char *key, __u64 *at)
+/* The slot holding key, or -1. */
+static ssize_t seen_find(const struct seen_set *s, const char *key)
 {
 	size_t i;
 
 	if (!s->n)
-		return false;
+		return -1;
 	i = seen_slot(s, seen_hash(key));
-	if (!s->e[i].hash)
+	return s->e[i].hash ? (ssize_t)i : -1;
+}
+
+bool seen_get(const struct seen_set *s, const char *key, __u64 *at)
+{
+	ssize_t i = seen_find(s, key);
+
+	if (i < 0)
 		return false;
 	if (at)
 		*at = s->e[i].at;
@@ -100,12 +109,9 @@ static void seen_remove_at(struct seen_set *s, size_t i)
 
 bool seen_del(struct seen_set *s, const char *key)
 {
-	size_t i;
+	ssize_t i = seen_find(s, key);
 
-	if (!s->n)
-		return false;
-	i = seen_slot(s, seen_hash(key));
-	if (!s->e[i].hash)
+	if (i < 0)
 		return false;
 	seen_remove_at(s, i);
 	return true;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Which process owns a flow: the TC programs look the flow's tuple up in
- * the socks map that sock.bpf.c fills from socket hooks. A flow key and
- * a socks key have one layout, the pod's netns inode standing in for the
- * slot, so the lookup costs one copy and one hash lookup.
+ * the socks map that sock.bpf.c fills from socket hooks, under the key
+ * ps_sock_key_of_flow makes (the daemon makes the same for the flows the
+ * kernel could not name).
  */
 #ifndef PS_BPF_SOCK_H
 #define PS_BPF_SOCK_H
@@ -20,13 +20,6 @@
 #ifndef PS_OWNER_RETRY_PKTS
 #define PS_OWNER_RETRY_PKTS 16
 #endif
-
-_Static_assert(__builtin_offsetof(struct ps_sock_key, local_addr) ==
-		       __builtin_offsetof(struct ps_flow_key, pod_addr),
-	       "socks key mirrors the flow key");
-_Static_assert(__builtin_offsetof(struct ps_sock_key, remote_port) ==
-		       __builtin_offsetof(struct ps_flow_key, peer_port),
-	       "socks key mirrors the flow key");
 
 /* A UDP flow whose tuple no socket sent to: the process that bound the
  * pod's port, if any (a receiver that has not answered yet). */
@@ -56,16 +49,12 @@ static __always_inline bool sock_owner_of(const struct ps_flow_key *k,
 	struct ps_sock_owner *o;
 	struct ps_sock_key sk;
 
-	if (k->proto != PS_SOCK_IPPROTO_TCP && k->proto != PS_SOCK_IPPROTO_UDP)
+	if (!ps_sock_key_of_flow(k, netns, &sk))
 		return false;
-	__builtin_memcpy(&sk, k, sizeof(sk));
-	sk.netns_ino = netns;
-	if (k->proto == PS_SOCK_IPPROTO_UDP)
-		__builtin_memset(&sk.local_addr, 0, sizeof(sk.local_addr));
 	o = bpf_map_lookup_elem(&socks, &sk);
 	if (!o && k->proto == PS_SOCK_IPPROTO_UDP)
 		return udp_receiver_of(k, netns, owner);
-	if (!o || (o->closed_at && o->closed_at < first_seen))
+	if (!o || !ps_sock_owns_flow(o, first_seen))
 		return false;
 	*owner = o->exec;
 	return true;

@@ -85,16 +85,21 @@ static size_t pkt_tcp6(__u8 *b, __u16 port)
 	return len;
 }
 
-static void key_tcp4(struct ps_flow_key *k, __u16 port)
+/* The key of the i-th pre-filled flow: pod ports 1..65535, then other
+ * peer addresses; family 2 or 10. */
+static void key_tcp(struct ps_flow_key *k, int family, int i)
 {
+	bool v4 = family == 2;
+
 	memset(k, 0, sizeof(*k));
 	k->slot = SLOT;
-	k->family = 2;
+	k->family = family;
 	k->proto = 6;
-	k->pod_port = htons(port);
+	k->pod_port = htons(1 + i % 65535);
 	k->peer_port = htons(80);
-	memcpy(k->pod_addr.b, pod4, 4);
-	memcpy(k->peer_addr.b, peer4, 4);
+	memcpy(k->pod_addr.b, v4 ? pod4 : pod6, v4 ? 4 : 16);
+	memcpy(k->peer_addr.b, v4 ? peer4 : peer6, v4 ? 4 : 16);
+	k->peer_addr.b[v4 ? 3 : 15] += i / 65535;
 }
 
 static __u64 boot_ns(void)
@@ -142,9 +147,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* FLOWS IPv4 flows in flows4 and as many IPv6 ones in flows6. */
 static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 {
-	int fd = bpf_map__fd(fs->maps.flows4);
+	int fd4 = bpf_map__fd(fs->maps.flows4), fd6 = bpf_map__fd(fs->maps.flows6);
 	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED,
 			    .opener = PS_SIDE_POD};
 	struct ps_flow_key k;
@@ -153,44 +159,19 @@ static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 
 	v.first_seen = v.last_seen = v.last_report = boot_ns();
 	for (i = 0; i < flows; i++) {
-		/* ports 1..65535, then other peer addresses */
-		key_tcp4(&k, 1 + i % 65535);
-		k.peer_addr.b[3] += i / 65535;
+		key_tcp(&k, 2, i);
 		ps_flow_key4_of(&k, &k4);
-		if (bpf_map_update_elem(fd, &k4, &v, BPF_NOEXIST)) {
-			fprintf(stderr, "prefill flows: %s\n", strerror(errno));
-			return -1;
-		}
+		if (bpf_map_update_elem(fd4, &k4, &v, BPF_NOEXIST))
+			break;
+		key_tcp(&k, 10, i);
+		if (bpf_map_update_elem(fd6, &k, &v, BPF_NOEXIST))
+			break;
+	}
+	if (i < flows) {
+		fprintf(stderr, "prefill flows: %s\n", strerror(errno));
+		return -1;
 	}
 	*hot_port = 1 + (flows / 2) % 65535; /* a flow in the table */
-	return 0;
-}
-
-/* The same flows over IPv6, in flows6. */
-static int prefill6(struct flow_bpf *fs, int flows)
-{
-	int fd = bpf_map__fd(fs->maps.flows6);
-	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED,
-			    .opener = PS_SIDE_POD};
-	struct ps_flow_key k;
-	int i;
-
-	v.first_seen = v.last_seen = v.last_report = boot_ns();
-	for (i = 0; i < flows; i++) {
-		memset(&k, 0, sizeof(k));
-		k.slot = SLOT;
-		k.family = 10;
-		k.proto = 6;
-		k.pod_port = htons(1 + i % 65535);
-		k.peer_port = htons(80);
-		memcpy(k.pod_addr.b, pod6, 16);
-		memcpy(k.peer_addr.b, peer6, 16);
-		k.peer_addr.b[14] += i / 65535;
-		if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
-			fprintf(stderr, "prefill flows6: %s\n", strerror(errno));
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -266,7 +247,7 @@ int main(int argc, char **argv)
 				&pi, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex_low), &ifindex,
 				&pi, BPF_ANY) ||
-	    prefill(fs, op.flows, &hot) || prefill6(fs, op.flows))
+	    prefill(fs, op.flows, &hot))
 		goto out;
 	rb = ring_buffer__new(bpf_map__fd(fs->maps.events), on_event, &events,
 			      NULL);
