@@ -8,7 +8,8 @@
 
 #include "node/flows.h"
 
-#define FLOW_BUCKETS 65536 /* power of two */
+#define FLOW_BUCKET_BITS 16
+#define FLOW_BUCKETS (1 << FLOW_BUCKET_BITS)
 #define FLOW_LINGER_NS 3000000000ULL /* late packets after an end: last ACK, RST */
 /* A reported TCP flow that closed stays in the kernel table, so that
  * its stragglers (retransmitted FIN, late RST) update it instead of
@@ -42,15 +43,22 @@ struct flow_table {
 
 static const char *const reason_names[] = PS_FLOW_REASON_NAMES;
 
+/* A word at a time (the key is 11 words): multiply-xorshift, the bucket
+ * from the top bits, which depend on every word. */
 static __u32 key_hash(const struct ps_flow_key *k)
 {
-	const unsigned char *p = (const void *)k;
-	__u32 h = 2166136261U;
+	__u64 h = sizeof(*k);
 	size_t i;
 
-	for (i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 16777619U;
-	return h & (FLOW_BUCKETS - 1);
+	_Static_assert(sizeof(*k) % 4 == 0, "flow key is whole words");
+	for (i = 0; i < sizeof(*k); i += 4) {
+		__u32 w;
+
+		memcpy(&w, (const char *)k + i, 4);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return (h * 0xbf58476d1ce4e5b9ULL) >> (64 - FLOW_BUCKET_BITS);
 }
 
 struct flow_table *flows_new(struct record_ctx *rc, int fd4, int fd6,
