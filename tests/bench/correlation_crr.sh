@@ -7,9 +7,13 @@
 # the whole machine on each side (bare/with), and the share of flow
 # records that name their process. Bare: pods made by [bridge] alone with
 # podsentryd stopped; with: pods made by [bridge, podsentry-cni] and
-# podsentryd running. Then one more run with the kernel's BPF statistics
-# on prints the cost per connection of each program and of the daemon
-# (CRR_PROG_STATS=0 skips it).
+# podsentryd running. The peers of ../shared/ENVIRONMENT.md run on the
+# bare pods in the same rounds: bpftrace printing every socket state
+# change, connect, accept and exec to a file ("print": events streamed to
+# user space), and the same probes only counted in a kernel map ("count");
+# CRR_PEERS=0 leaves them out. Then one more run with the kernel's BPF
+# statistics on prints the cost per connection of each program and of the
+# daemon (CRR_PROG_STATS=0 skips it).
 export PS_TEST_PREFIX=${PS_TEST_PREFIX:-bcr$(printf '%04x' $((RANDOM)))}
 export PS_TEST_TMP=/tmp/psbench-$PS_TEST_PREFIX
 export PS_TEST_BPFFS=/sys/fs/bpf/psbench-$PS_TEST_PREFIX
@@ -23,6 +27,7 @@ WORKERS=${CRR_WORKERS:-2}
 
 cleanup() {
 	daemon_stop 2>/dev/null
+	[ -n "${PEER:-}" ] && peer_stop
 	[ -n "${CRR_KEEP:-}" ] && cp "$T/export.json" "$T/daemon.log" "$CRR_KEEP/" # CRR_KEEP=DIR keeps the records
 	[ -n "${SRV_W:-}" ] && kill $SRV_W $SRV_B 2>/dev/null
 	if [ -n "${WITH:-}" ]; then
@@ -65,12 +70,53 @@ busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 # costs wherever the CPU is spent
 DRAIN=4
 per_conn() { sleep "$DRAIN"; echo $(( ($(busy_ticks) - $1) * 1000000 / $(getconf CLK_TCK) / N )); }
+# peer_start print|count: bpftrace on the probes a socket/exec tracer
+# needs, attached before it returns; peer_stop ends it
+PEER_PROBES='tracepoint:sock:inet_sock_set_state, tracepoint:syscalls:sys_enter_connect,
+tracepoint:syscalls:sys_exit_accept, tracepoint:syscalls:sys_exit_accept4,
+tracepoint:sched:sched_process_exec'
+peer_start() {
+	local body i
+	if [ "$1" = print ]; then
+		body='{ printf("%llu %s %d %s %d %d\n", nsecs, probe, pid, comm, tid, cpu); }'
+	else
+		body='{ @[probe] = count(); }'
+	fi
+	: >"$T/peer.out"
+	bpftrace -o "$T/peer.out" -e "$PEER_PROBES $body" >/dev/null 2>"$T/peer.err" & PEER=$!
+	for i in $(seq 200); do
+		grep -q '^Attaching' "$T/peer.out" && { sleep 0.2; return 0; }
+		kill -0 "$PEER" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "correlation_crr: bpftrace ($1) did not start:" >&2
+	cat "$T/peer.err" >&2
+	return 1
+}
+peer_stop() { kill -INT "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; PEER=; }
+PEERS=()
+if [ "${CRR_PEERS:-1}" = 1 ]; then
+	command -v bpftrace >/dev/null || { echo "correlation_crr: bpftrace is missing (make deps)" >&2; exit 1; }
+	PEERS=(print count)
+fi
+declare -A peer peer_us
 bare=() with=() bare_us=() with_us=()
 for r in $(seq "$ROUNDS"); do
 	daemon_stop
 	b0=$(busy_ticks)
 	bare+=("$(rate ba "$IPB")")
 	bare_us+=("$(per_conn "$b0")")
+	for m in "${PEERS[@]}"; do
+		peer_start "$m" || exit 1
+		b0=$(busy_ticks)
+		peer[$m]+=" $(rate ba "$IPB")"
+		us=$(per_conn "$b0")
+		peer_us[$m]+=" $us"
+		peer_stop
+		[ "$m" = print ] && lines=$(grep -c ' tracepoint:' "$T/peer.out")
+		echo "round $r: bpftrace $m ${peer[$m]##* }/s $us µs CPU/conn${lines:+ ($lines lines printed)}"
+		lines=
+	done
 	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
 	t0=$(cpu_ticks) b0=$(busy_ticks)
 	with+=("$(rate wa "$IPW")")
@@ -92,6 +138,14 @@ awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v n="$N" -v r="
 	printf "busy CPU per connection: median bare %d us, with podsentryd %d us (ratio bare/with %.3f)\n", bu, wu, wu ? bu / wu : 0
 	printf "attribution: %d of %d final flow records name their process (%.4f); %d connect records\n", a, t, t ? a / t : 0, c
 }'
+for m in "${PEERS[@]}"; do
+	# shellcheck disable=SC2086 # the lists are space-separated numbers
+	awk -v b="$(median "${bare[@]}")" -v p="$(median ${peer[$m]})" -v w="$(median "${with[@]}")" \
+		-v bu="$(median "${bare_us[@]}")" -v pu="$(median ${peer_us[$m]})" -v m="$m" 'BEGIN {
+		printf "peer, bpftrace %s: median %.0f/s, ratio %.3f (podsentryd/peer %.3f), busy CPU %d us/conn (ratio bare/peer %.3f)\n",
+			m == "print" ? "printing each event" : "counting in a map", p, p / b, w / p, pu, pu ? bu / pu : 0
+	}'
+done
 
 # Where the overhead goes: one more run with the kernel's BPF run-time
 # statistics on (they add a clock read to every program run, so this run
