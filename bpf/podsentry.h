@@ -475,6 +475,7 @@ enum ps_drop_reason {
 #define PS_SOCK_UDP_IDLE_NS (120ULL * 1000000000ULL) /* UDP entry unused */
 #define PS_PIN_SOCKS "socks"
 #define PS_PIN_LISTENERS "listeners"
+#define PS_PIN_UDP_BINDS "udp_binds"
 #define PS_PIN_SOCK_PENDING "sock_pending"
 
 struct ps_sock_key {

@@ -683,13 +683,14 @@ int main(int argc, char **argv)
 			d.opt.state_dir, strerror(-err));
 	/* after the programs are attached: a listen() from now on is seen */
 	err = listeners_seed(d.procs, loader_map_fd(&d.loader, PS_PIN_LISTENERS),
+			     loader_map_fd(&d.loader, PS_PIN_UDP_BINDS),
 			     loader_map_fd(&d.loader, PS_PIN_PODS),
 			     d.opt.scope == PS_SCOPE_ALL);
 	if (err < 0)
 		fprintf(stderr, "podsentryd: listening sockets from /proc: %s (continuing)\n",
 			strerror(-err));
 	else if (err > 0)
-		fprintf(stderr, "podsentryd: %d listening sockets already open\n", err);
+		fprintf(stderr, "podsentryd: %d listening or bound sockets already open\n", err);
 
 	d.rc.node = d.node;
 	d.rc.pods = d.pods;

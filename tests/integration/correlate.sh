@@ -12,7 +12,8 @@
 # the same time (ground truth: the port each one printed), a socket kept
 # across execve (busybox nc -e /bin/sh), the attribution rate over
 # 10 000 connect/request/response/close cycles (printed; >= 99.9%), and
-# a server that listened before the daemon started.
+# a server that listened and a UDP receiver that bound before the daemon
+# started.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../cni/lib-cni.sh"
 CRR=$B/bench/crr
@@ -212,18 +213,34 @@ x=$(jq -c 'select(.type=="stats")' "$X" | tail -n 1)
 echo "$x" | jq -e '.stats.flows.with_process > 0 and .stats.flows.attribution > 0 and .stats.sockets.connect > 0' >/dev/null &&
 	ok stats/exported || fail stats/exported "$x"
 
-# --- a server that listened before the daemon started: read from /proc
+# --- a server that listened and a receiver that bound before the daemon
+# started: read from /proc; the UDP entry carries the socket's cookie,
+# so it goes when the socket is released
 ip netns exec "$NB" busybox httpd -f -p 8090 -h "$T/www" & OLD=$!
-BG+=($OLD)
+ip netns exec "$NB" "$CRR" udp-sink 5113 & OLD_U=$!
+BG+=($OLD $OLD_U)
 wait_for 5 listening 8090 || fail tcp/old-listener "httpd not listening"
+wait_for 5 udp_bound 5113 || fail udp/old-receiver "udp-sink not bound"
 if daemon_start --state-dir "$STATE" --flow-idle 2; then
 	ip netns exec "$NA" busybox wget -q -O /dev/null "http://$IPB:8090/index.html"
+	ip netns exec "$NA" "$CRR" udp "$IPB" 5113 3
 	wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==8090)' $X | wc -l) -ge 2 ]"
 	got=$(flow_proc server tcp 8090)
 	[ "$(echo "$got" | cut -d' ' -f2)" = "$OLD" ] &&
 		ok tcp/listener-older-than-daemon ||
 		fail tcp/listener-older-than-daemon "server flow names '$got', httpd is pid $OLD"
-	kill "$OLD" 2>/dev/null
+	wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==5113)' $X | wc -l) -ge 2 ]"
+	got=$(flow_proc server udp 5113)
+	[ "$(echo "$got" | cut -d' ' -f2)" = "$OLD_U" ] &&
+		ok udp/receiver-older-than-daemon ||
+		fail udp/receiver-older-than-daemon "server flow names '$got', udp-sink is pid $OLD_U"
+	n_before=$(udp_listeners 5113)
+	kill "$OLD" "$OLD_U" 2>/dev/null
+	wait "$OLD_U" 2>/dev/null
+	wait_for 5 sh -c "! ip netns exec $NB ss -lun | grep -q ':5113 '"
+	n_after=$(udp_listeners 5113)
+	[ "$n_before" = 1 ] && [ "$n_after" = 0 ] && ok udp/older-receiver-gone ||
+		fail udp/older-receiver-gone "listeners entries for udp 5113: $n_before while bound, $n_after after exit"
 	daemon_stop
 else
 	fail tcp/listener-older-than-daemon "daemon did not restart"
