@@ -26,7 +26,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define TC_ACT_UNSPEC (-1)
 
-/* Headers longer than the skb's linear part are pulled in up to this. */
+/* Headers that the skb's linear part does not hold are pulled in, up to
+ * this many bytes of the packet. */
 #ifndef PS_PULL_LEN
 #define PS_PULL_LEN 128
 #endif
@@ -134,6 +135,29 @@ static __always_inline int pkt_parse(struct ps_cursor *c, struct ps_pkt *p)
 	return frag_ports(p);
 }
 
+/* Parse what the skb's linear part holds into p, zeroed first. */
+static __always_inline int skb_parse_inline(struct __sk_buff *skb,
+					    struct ps_pkt *p)
+{
+	struct ps_cursor c;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	/* keep clang from reaching data/data_end through a computed
+	 * context pointer, which the verifier refuses */
+	asm volatile("" : "+r"(skb));
+	c.pos = (void *)(long)skb->data;
+	c.end = (void *)(long)skb->data_end;
+	return pkt_parse(&c, p);
+}
+
+/* The same, for the second parse after a pull: a global function, so
+ * that the verifier checks the parsers once more, not once for every way
+ * through the first parse. */
+__noinline int skb_parse(struct __sk_buff *skb, struct ps_pkt *p)
+{
+	return p ? skb_parse_inline(skb, p) : PS_PERR_NONE;
+}
+
 /*
  * Account the parsed packet `p` to its flow in pod `slot`. A global
  * function: the verifier checks it once, not once for every way through
@@ -162,8 +186,7 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	const struct ps_pod_iface *pi;
 	struct ps_pod_stats *st;
 	struct ps_flow_pkt fp;
-	struct ps_cursor c;
-	struct ps_pkt p = {};
+	struct ps_pkt p;
 	__u32 slot, avail, linear, len = skb->len, ifindex = skb->ifindex;
 	int err;
 
@@ -182,15 +205,16 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 		}
 	}
 
+	/* The sending stack keeps its headers in the linear part; payload
+	 * often is not (page frags). Pulling it in unasked would copy it on
+	 * every such packet, so only headers found cut short are pulled in,
+	 * and the packet parsed again. */
 	linear = skb->data_end - skb->data;
-	if (linear < PS_PULL_LEN && len > linear)
+	err = skb_parse_inline(skb, &p);
+	if (err && len > linear) {
 		bpf_skb_pull_data(skb, len < PS_PULL_LEN ? len : PS_PULL_LEN);
-	/* keep clang from reaching data/data_end through a computed
-	 * context pointer, which the verifier refuses */
-	asm volatile("" : "+r"(skb));
-	c.pos = (void *)(long)skb->data;
-	c.end = (void *)(long)skb->data_end;
-	err = pkt_parse(&c, &p);
+		err = skb_parse(skb, &p);
+	}
 	if (err) {
 		parse_error_count(err);
 		return TC_ACT_UNSPEC;
