@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "cni/dirs.h"
@@ -126,6 +127,44 @@ static void flow_tables_size(struct bpf_object *obj, __u32 n4, __u32 n6)
 		bpf_map__set_max_entries(m, n6);
 }
 
+/*
+ * A map kept pinned (--keep-pins) by another version of podsentryd, or
+ * with other sizes (--max-flows), cannot be reused: libbpf would refuse
+ * to load. Its pin is removed, so the object pins a new map in its
+ * place; its entries are lost, which the log says. Reconciliation then
+ * registers and attaches every pod again, with the new maps.
+ */
+static void pins_replace_unfit(struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		const char *path = bpf_map__pin_path(m);
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (!path || (fd = bpf_obj_get(path)) < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    (info.type != bpf_map__type(m) ||
+		     info.key_size != bpf_map__key_size(m) ||
+		     info.value_size != bpf_map__value_size(m) ||
+		     info.max_entries != bpf_map__max_entries(m) ||
+		     info.map_flags != bpf_map__map_flags(m))) {
+			fprintf(stderr, "podsentryd: pinned map %s (type %u, key %u B, value %u B, %u entries) does not fit (type %u, key %u B, value %u B, %u entries): replaced, its entries are lost\n",
+				path, info.type, info.key_size, info.value_size,
+				info.max_entries, bpf_map__type(m),
+				bpf_map__key_size(m), bpf_map__value_size(m),
+				bpf_map__max_entries(m));
+			if (unlink(path))
+				fprintf(stderr, "podsentryd: unlink %s: %s\n", path,
+					strerror(errno));
+		}
+		close(fd);
+	}
+}
+
 /* Flow-process correlation: the socket hooks, sharing the pinned maps;
  * the cgroup programs on the cgroup v2 root see every process. */
 static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
@@ -143,6 +182,7 @@ static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
 	}
 	l->sock->rodata->scope = scope;
 	flow_tables_size(l->sock->obj, max_flows4, max_flows6);
+	pins_replace_unfit(l->sock->obj);
 	err = sock_bpf__load(l->sock);
 	if (err) {
 		fprintf(stderr, "podsentryd: load sock.bpf.o: %s\n", strerror(-err));
@@ -192,10 +232,11 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 	}
 	l->proc->rodata->scope = scope;
 	flow_tables_size(l->proc->obj, max_flows4, max_flows6);
+	pins_replace_unfit(l->proc->obj);
 	err = process_bpf__load(l->proc);
 	if (err) {
-		fprintf(stderr, "podsentryd: load process.bpf.o: %s (run with -v for the verifier log; pins in %s from another version can be removed with rm -r)\n",
-			strerror(-err), l->dir);
+		fprintf(stderr, "podsentryd: load process.bpf.o: %s (run with -v for the verifier log)\n",
+			strerror(-err));
 		return err;
 	}
 	l->flow = flow_bpf__open_opts(&opts);
@@ -206,6 +247,7 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 	}
 	l->flow->rodata->flow_update_ns = flow_update_ns;
 	flow_tables_size(l->flow->obj, max_flows4, max_flows6);
+	pins_replace_unfit(l->flow->obj);
 	err = flow_bpf__load(l->flow);
 	if (err) {
 		fprintf(stderr, "podsentryd: load flow.bpf.o: %s\n", strerror(-err));
