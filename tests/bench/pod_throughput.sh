@@ -4,7 +4,9 @@
 # [bridge, podsentry-cni] with podsentryd running (TC flow programs on
 # both host veths) vs pods made by [bridge] alone, alternated in one run
 # (which side goes first alternates too: this VM drifts within seconds).
-# Reports the ratio of medians (target >= 0.97).
+# Reports the ratio of medians (target >= 0.97), and the busy CPU of the
+# whole machine per GB carried on each side (bare/with): steadier than the
+# rate on a shared VM, and what the programs cost wherever it is spent.
 export PS_TEST_PREFIX=${PS_TEST_PREFIX:-btp$(printf '%04x' $((RANDOM)))}
 export PS_TEST_TMP=/tmp/psbench-$PS_TEST_PREFIX
 export PS_TEST_BPFFS=/sys/fs/bpf/psbench-$PS_TEST_PREFIX
@@ -44,25 +46,36 @@ ip netns exec "${P}wb" iperf3 -s -p 5201 >/dev/null 2>&1 & SRV_W=$!
 ip netns exec "${P}bb" iperf3 -s -p 5201 >/dev/null 2>&1 & SRV_B=$!
 sleep 0.5
 
-gbps() { # NETNS SERVER_IP
-	ip netns exec "$1" iperf3 -c "$2" -p 5201 -t "$SECS" -J 2>/dev/null |
-		jq '.end.sum_received.bits_per_second / 1e9'
+# busy CPU of the whole machine (user, nice, system, irq, softirq), ticks
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# run NETNS SERVER_IP: "Gbit/s CPU-ms-per-GB" of one iperf3 run
+run() {
+	local t0 gb
+	t0=$(busy_ticks)
+	gb=$(ip netns exec "$1" iperf3 -c "$2" -p 5201 -t "$SECS" -J 2>/dev/null |
+		jq '.end.sum_received.bits_per_second / 1e9')
+	awk -v g="$gb" -v t="$(( $(busy_ticks) - t0 ))" -v hz="$(getconf CLK_TCK)" -v s="$SECS" \
+		'BEGIN { printf "%s %.1f\n", g, (g > 0 ? t * 1000 / hz / (g * s / 8) : 0) }'
 }
-bare=() with=()
+bare=() with=() bare_cpu=() with_cpu=()
 for r in $(seq "$ROUNDS"); do
-	if [ $((r % 2)) = 1 ]; then
-		bare+=("$(gbps "${P}ba" "$IPB")")
-		with+=("$(gbps "${P}wa" "$IPW")")
-	else
-		with+=("$(gbps "${P}wa" "$IPW")")
-		bare+=("$(gbps "${P}ba" "$IPB")")
-	fi
-	echo "round $r: bare ${bare[-1]} Gbit/s  with podsentry ${with[-1]} Gbit/s"
+	for side in $([ $((r % 2)) = 1 ] && echo bare with || echo with bare); do
+		if [ "$side" = bare ]; then
+			read -r g c <<<"$(run "${P}ba" "$IPB")"
+			bare+=("$g") bare_cpu+=("$c")
+		else
+			read -r g c <<<"$(run "${P}wa" "$IPW")"
+			with+=("$g") with_cpu+=("$c")
+		fi
+	done
+	echo "round $r: bare ${bare[-1]} Gbit/s ${bare_cpu[-1]} CPU ms/GB  with podsentry ${with[-1]} Gbit/s ${with_cpu[-1]} CPU ms/GB"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mb=$(median "${bare[@]}") mw=$(median "${with[@]}")
+cb=$(median "${bare_cpu[@]}") cw=$(median "${with_cpu[@]}")
 flows=$(jq -c 'select(.type=="flow" and .flow.final and .flow.dst.port==5201)' "$T/export.json" | wc -l)
-awk -v b="$mb" -v w="$mw" -v f="$flows" 'BEGIN {
+awk -v b="$mb" -v w="$mw" -v f="$flows" -v cb="$cb" -v cw="$cw" 'BEGIN {
 	printf "pod-to-pod TCP stream: median bare %.2f Gbit/s, with podsentry %.2f Gbit/s\n", b, w
 	printf "ratio with/bare: %.3f (target >= 0.97); flow records for the streams: %d\n", w / b, f
+	printf "busy CPU per GB: median bare %.1f ms, with podsentry %.1f ms (ratio bare/with %.3f)\n", cb, cw, cw ? cb / cw : 0
 }'
