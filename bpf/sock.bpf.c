@@ -46,6 +46,38 @@ enum {
 	PS_TCP_LISTEN = 10,
 };
 
+/* The exec that opened a TCP socket, kept on the socket itself: what
+ * sock_recv_length compares the reading exec with, without building the
+ * socks key and looking it up on every read. Freed with the socket. */
+struct ps_sock_held {
+	struct ps_exec_id exec;
+	__u32 tgid;
+	__u32 flags; /* PS_SOCK_INHERITED once reported */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ps_sock_held);
+} sock_held SEC(".maps");
+
+static __always_inline void sock_hold(const struct sock *sk,
+				      const struct ps_exec_id *exec, __u32 tgid)
+{
+	struct ps_sock_held *h;
+
+	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!h) {
+		drop_count(PS_DROP_SOCKS_FULL);
+		return;
+	}
+	h->exec = *exec;
+	h->tgid = tgid;
+	h->flags = 0;
+}
+
 /* The calling process, when it is watched and its exec is known. */
 static __always_inline bool current_owner(struct ps_sock_pending *o)
 {
@@ -211,6 +243,8 @@ static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 		return;
 	flags |= PS_SOCK_CONNECT;
 	socks_put(&k, &o.exec, o.tgid, flags, bpf_ktime_get_boot_ns());
+	if (!(flags & PS_SOCK_FAILED))
+		sock_hold(sk, &o.exec, o.tgid);
 	sock_emit(PS_EV_CONNECT, &k, &o.exec, o.tgid, NULL, flags);
 }
 
@@ -272,6 +306,7 @@ static __always_inline void accept_done(const struct sock *sk)
 		return;
 	socks_put(&k, &l->exec, l->tgid, PS_SOCK_ACCEPT,
 		  bpf_ktime_get_boot_ns());
+	sock_hold(sk, &l->exec, l->tgid);
 	sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL, PS_SOCK_ACCEPT);
 }
 
@@ -479,26 +514,35 @@ int BPF_PROG(ps_sock_send, struct sock *sk, int ret, int flags)
 
 /* A TCP socket read by another exec than the one that opened it, in the
  * same process (execve kept the descriptor: nc -e, inetd-style
- * servers): report the new holder once. */
+ * servers): report the new holder once. The common case, a read by the
+ * exec that opened it or by another process, costs two lookups keyed by
+ * pointer (the socket's storage, procs). */
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ps_sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, sflags;
+	struct ps_sock_held *h;
 	struct ps_sock_owner *o;
 	struct ps_sock_key k;
 	struct ps_proc *p;
 
 	if (sk->sk_protocol != PS_SOCK_IPPROTO_TCP)
 		return 0;
-	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
-		return 0;
-	o = bpf_map_lookup_elem(&socks, &k);
-	if (!o || o->tgid != tgid || (o->flags & PS_SOCK_INHERITED))
+	h = bpf_sk_storage_get(&sock_held, sk, NULL, 0);
+	if (!h || h->tgid != tgid || (h->flags & PS_SOCK_INHERITED))
 		return 0;
 	p = bpf_map_lookup_elem(&procs, &tgid);
-	if (!p || (p->exec.ktime == o->exec.ktime && p->exec.pid == o->exec.pid))
+	if (!p || (p->exec.ktime == h->exec.ktime && p->exec.pid == h->exec.pid))
 		return 0;
-	o->flags |= PS_SOCK_INHERITED;
-	sock_emit(PS_EV_INHERIT, &k, &o->exec, tgid, &p->exec, o->flags);
+	h->flags |= PS_SOCK_INHERITED;
+	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return 0;
+	sflags = PS_SOCK_INHERITED;
+	o = bpf_map_lookup_elem(&socks, &k);
+	if (o) {
+		o->flags |= PS_SOCK_INHERITED;
+		sflags = o->flags;
+	}
+	sock_emit(PS_EV_INHERIT, &k, &h->exec, tgid, &p->exec, sflags);
 	return 0;
 }
