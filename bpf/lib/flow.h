@@ -334,8 +334,14 @@ static __always_inline void flow_packet(void *map, const void *mk,
 	if (f->verdict != fp->verdict)
 		f->verdict = fp->verdict;
 	if (end >= 0) {
+		/* the end, like the start, at the precise time: the coarse
+		 * clock would give a flow shorter than a tick no duration */
+		__u64 boot = bpf_ktime_get_boot_ns();
+
+		if (boot > f->last_seen)
+			f->last_seen = boot;
 		flow_key_of(&k, p, slot, fp->from_pod);
-		flow_emit(&k.k, f, PS_EV_FLOW_END, end, bpf_ktime_get_boot_ns());
+		flow_emit(&k.k, f, PS_EV_FLOW_END, end, boot);
 		return;
 	}
 	if (f->state == PS_FLOW_NEW && p->proto != PS_IPPROTO_TCP &&

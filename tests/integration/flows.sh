@@ -61,7 +61,9 @@ head -c 200000 /dev/urandom >"$T/payload"
 ip netns exec "$NB" busybox nc -l -p 5001 -e /bin/cat "$T/payload" &
 wait_for 5 sh -c "ip netns exec $NB ss -ltn | grep -q :5001"
 before=$(ipstat "$NA")
+t0=$(date +%s%N)
 ip netns exec "$NA" bash -c "cat </dev/tcp/$IPB/5001 >$T/recv"
+t1=$(date +%s%N)
 [ "$(stat -c %s "$T/recv" 2>/dev/null)" = 200000 ] || fail tcp/transfer "received $(stat -c %s "$T/recv" 2>&1)"
 wait_for 10 sh -c "[ -n \"\$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.protocol==\"tcp\" and .flow.dst.port==5001)' $T/export.json | sed -n 2p)\" ]"
 after=$(ipstat "$NA")
@@ -79,6 +81,10 @@ x=$(echo "$a" | jq -r '[.flow.direction, .flow.state, .flow.reason, (.flow.tcp_f
 	fail tcp/client-view "$x"
 x=$(echo "$b" | jq -r '[.flow.direction, .flow.state, .flow.src.pod.name, .flow.dst.pod.name, .flow.dst.port] | join(" ")')
 [ "$x" = "ingress closed client server 5001" ] && ok tcp/server-view || fail tcp/server-view "$x"
+# start and end: within the transfer, and apart (precise, not clock ticks)
+s=$(date -d "$(echo "$a" | jq -r .flow.start)" +%s%N) e=$(date -d "$(echo "$a" | jq -r .flow.end)" +%s%N)
+[ "$s" -lt "$e" ] && [ $((s - t0)) -gt -20000000 ] && [ $((t1 - e)) -gt -20000000 ] &&
+	ok tcp/start-end-times || fail tcp/start-end-times "start $((s - t0)) ns after the command began, end $((t1 - e)) ns before it ended, $((e - s)) ns apart"
 
 # --- UDP: 5 datagrams of 100 bytes from one socket, client -> server:5002
 # (the server drops them silently: no ICMP errors in the client's counts)
