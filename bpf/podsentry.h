@@ -434,6 +434,8 @@ enum ps_drop_reason {
 	PS_DROP_RB_SOCK = 8,	  /* ring buffer full: socket event lost */
 	PS_DROP_SOCKS_FULL = 9,	  /* socks/listeners/sock_pending update failed */
 	PS_DROP_SOCK_NO_PROC = 10, /* socket of a process procs does not know */
+	PS_DROP_SOCK_STORAGE = 11, /* no socket storage: an exec that inherits
+				    * the socket goes unreported */
 	PS_DROP_MAX,
 };
 
@@ -450,6 +452,7 @@ enum ps_drop_reason {
 		[PS_DROP_RB_SOCK] = "ringbuf_sock",                            \
 		[PS_DROP_SOCKS_FULL] = "socks_full",                           \
 		[PS_DROP_SOCK_NO_PROC] = "sock_without_process",               \
+		[PS_DROP_SOCK_STORAGE] = "sock_storage",                       \
 	}
 
 /* ---- sockets: which process owns a flow (sock.bpf.c) ----

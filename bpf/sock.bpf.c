@@ -70,7 +70,7 @@ static __always_inline void sock_hold(const struct sock *sk,
 	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL,
 			       BPF_SK_STORAGE_GET_F_CREATE);
 	if (!h) {
-		drop_count(PS_DROP_SOCKS_FULL);
+		drop_count(PS_DROP_SOCK_STORAGE);
 		return;
 	}
 	h->exec = *exec;
