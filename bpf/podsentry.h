@@ -471,15 +471,11 @@ enum ps_drop_reason {
 #ifndef PS_MAX_LISTENERS
 #define PS_MAX_LISTENERS 8192
 #endif
-#ifndef PS_MAX_SOCK_PENDING
-#define PS_MAX_SOCK_PENDING 16384
-#endif
 #define PS_SOCK_LINGER_NS (5ULL * 1000000000ULL)
 #define PS_SOCK_UDP_IDLE_NS (120ULL * 1000000000ULL) /* UDP entry unused */
 #define PS_PIN_SOCKS "socks"
 #define PS_PIN_LISTENERS "listeners"
 #define PS_PIN_UDP_BINDS "udp_binds"
-#define PS_PIN_SOCK_PENDING "sock_pending"
 
 struct ps_sock_key {
 	__u32 netns_ino;   /* the process's (pod's) netns */
@@ -550,14 +546,6 @@ struct ps_listener {
 	__u32 tgid;
 	__u32 pad;
 	__u64 cookie; /* UDP: the bound socket's cookie; TCP: 0 */
-};
-
-/* sock_pending: LRU hash, socket cookie -> who called connect(), until
- * the TCP socket is established (or fails) or the UDP socket sends. */
-struct ps_sock_pending {
-	struct ps_exec_id exec;
-	__u32 tgid;
-	__u32 netns_ino;
 };
 
 /* PS_EV_CONNECT, PS_EV_ACCEPT, PS_EV_LISTEN, PS_EV_INHERIT. `key` is

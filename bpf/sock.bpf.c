@@ -4,8 +4,8 @@
  * watched pod, written to the socks map under the same tuple the TC flow
  * programs see, so that a flow is stamped with its process in the kernel.
  *
- * TCP connect: cgroup/connect4|6 remembers the caller by socket cookie
- * (the source port is not chosen yet); inet_sock_set_state completes the
+ * TCP connect: cgroup/connect4|6 keeps the caller in the socket's own
+ * storage (the source port is not chosen yet); inet_sock_set_state completes the
  * tuple at SYN_SENT -> ESTABLISHED (or CLOSE: failed). Passive opens
  * (SYN_RECV -> ESTABLISHED, in softirq) belong to the process listening
  * on the port (listeners map, written at LISTEN). UDP: cgroup/sendmsg4|6
@@ -46,13 +46,24 @@ enum {
 	PS_TCP_LISTEN = 10,
 };
 
-/* The exec that opened a TCP socket, kept on the socket itself: what
- * sock_recv_length compares the reading exec with, without building the
- * socks key and looking it up on every read. Freed with the socket. */
+/* The process calling a socket hook. */
+struct ps_sock_caller {
+	struct ps_exec_id exec;
+	__u32 tgid;
+	__u32 netns_ino;
+};
+
+/* The exec that opened a TCP socket, kept on the socket itself from
+ * connect() (or accept) until the socket is freed: connect_done takes
+ * the caller from it once the tuple is complete, and sock_recv_length
+ * compares the reading exec with it, without building the socks key
+ * and looking it up on every read. */
+#define PS_HELD_CONNECTING (1U << 31) /* connect() called, not established */
+
 struct ps_sock_held {
 	struct ps_exec_id exec;
 	__u32 tgid;
-	__u32 flags; /* PS_SOCK_INHERITED once reported */
+	__u32 flags; /* PS_HELD_CONNECTING; PS_SOCK_INHERITED once reported */
 };
 
 struct {
@@ -62,24 +73,9 @@ struct {
 	__type(value, struct ps_sock_held);
 } sock_held SEC(".maps");
 
-static __always_inline void sock_hold(const struct sock *sk,
-				      const struct ps_exec_id *exec, __u32 tgid)
-{
-	struct ps_sock_held *h;
-
-	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL,
-			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!h) {
-		drop_count(PS_DROP_SOCK_STORAGE);
-		return;
-	}
-	h->exec = *exec;
-	h->tgid = tgid;
-	h->flags = 0;
-}
 
 /* The calling process, when it is watched and its exec is known. */
-static __always_inline bool current_owner(struct ps_sock_pending *o)
+static __always_inline bool current_owner(struct ps_sock_caller *o)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -198,19 +194,26 @@ static __always_inline void socks_put(const struct ps_sock_key *k,
 		drop_count(PS_DROP_SOCKS_FULL);
 }
 
-/* ---- TCP connect and connected UDP: who called connect() ---- */
+/* ---- TCP connect: who called connect() ---- */
+/* A connected UDP socket is named when it sends (sock_send_length). */
 static __always_inline int connect_begin(struct bpf_sock_addr *ctx)
 {
-	struct ps_sock_pending o;
-	__u64 cookie;
+	struct ps_sock_caller o;
+	struct ps_sock_held *h;
 
-	if (ctx->type != PS_SOCK_STREAM && ctx->type != PS_SOCK_DGRAM)
+	if (ctx->type != PS_SOCK_STREAM || !ctx->sk)
 		return 1;
 	if (!current_owner(&o))
 		return 1;
-	cookie = bpf_get_socket_cookie(ctx);
-	if (bpf_map_update_elem(&sock_pending, &cookie, &o, BPF_ANY))
-		drop_count(PS_DROP_SOCKS_FULL);
+	h = bpf_sk_storage_get(&sock_held, ctx->sk, NULL,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!h) {
+		drop_count(PS_DROP_SOCK_STORAGE);
+		return 1;
+	}
+	h->exec = o.exec;
+	h->tgid = o.tgid;
+	h->flags = PS_HELD_CONNECTING;
 	return 1;
 }
 
@@ -230,22 +233,18 @@ int ps_connect6(struct bpf_sock_addr *ctx)
  * source port is known now. */
 static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 {
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct ps_sock_pending *p, o;
+	struct ps_sock_held *h;
 	struct ps_sock_key k;
 
-	p = bpf_map_lookup_elem(&sock_pending, &cookie);
-	if (!p)
+	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL, 0);
+	if (!h || !(h->flags & PS_HELD_CONNECTING))
 		return;
-	o = *p;
-	bpf_map_delete_elem(&sock_pending, &cookie);
+	h->flags &= ~PS_HELD_CONNECTING;
 	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
 		return;
 	flags |= PS_SOCK_CONNECT;
-	socks_put(&k, &o.exec, o.tgid, flags, bpf_ktime_get_boot_ns());
-	if (!(flags & PS_SOCK_FAILED))
-		sock_hold(sk, &o.exec, o.tgid);
-	sock_emit(PS_EV_CONNECT, &k, &o.exec, o.tgid, NULL, flags);
+	socks_put(&k, &h->exec, h->tgid, flags, bpf_ktime_get_boot_ns());
+	sock_emit(PS_EV_CONNECT, &k, &h->exec, h->tgid, NULL, flags);
 }
 
 /* ---- TCP listen and accept ---- */
@@ -260,7 +259,7 @@ static __always_inline void listen_key_of(const struct ps_sock_key *k,
 
 static __always_inline void listen_start(const struct sock *sk)
 {
-	struct ps_sock_pending o;
+	struct ps_sock_caller o;
 	struct ps_listen_key lk;
 	struct ps_listener l = {};
 	struct ps_sock_key k;
@@ -295,6 +294,7 @@ static __always_inline void listen_end(const struct sock *sk)
 static __always_inline void accept_done(const struct sock *sk)
 {
 	struct ps_listen_key lk;
+	struct ps_sock_held *h;
 	struct ps_listener *l;
 	struct ps_sock_key k;
 
@@ -306,7 +306,15 @@ static __always_inline void accept_done(const struct sock *sk)
 		return;
 	socks_put(&k, &l->exec, l->tgid, PS_SOCK_ACCEPT,
 		  bpf_ktime_get_boot_ns());
-	sock_hold(sk, &l->exec, l->tgid);
+	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (h) {
+		h->exec = l->exec;
+		h->tgid = l->tgid;
+		h->flags = 0;
+	} else {
+		drop_count(PS_DROP_SOCK_STORAGE);
+	}
 	sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL, PS_SOCK_ACCEPT);
 }
 
@@ -357,7 +365,7 @@ int BPF_PROG(ps_sock_state, const struct sock *sk, const int oldstate,
  * second: the daemon ends UDP entries unused for PS_SOCK_UDP_IDLE_NS). */
 static __always_inline void udp_sent(struct ps_sock_key *k, __u32 flags)
 {
-	struct ps_sock_pending o;
+	struct ps_sock_caller o;
 	struct ps_sock_owner *cur;
 	__u64 now;
 
@@ -429,7 +437,7 @@ int ps_sendmsg6(struct bpf_sock_addr *ctx)
 static __always_inline int udp_bound(struct bpf_sock *sk, bool v6)
 {
 	struct ps_listener l = {};
-	struct ps_sock_pending o;
+	struct ps_sock_caller o;
 	struct ps_listen_key lk;
 	struct ps_sock_key k = {};
 

@@ -165,6 +165,22 @@ static void pins_replace_unfit(struct bpf_object *obj)
 	}
 }
 
+/* Pins of maps that this podsentryd no longer has, left by an older one
+ * run with --keep-pins: nothing would ever remove them. */
+static void pins_remove_obsolete(const char *dir)
+{
+	static const char *const gone[] = { "flows", "sock_pending" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, gone[i]);
+		if (!unlink(path))
+			fprintf(stderr, "podsentryd: pinned map %s is not used any more: removed\n",
+				path);
+	}
+}
+
 /* Flow-process correlation: the socket hooks, sharing the pinned maps;
  * the cgroup programs on the cgroup v2 root see every process. */
 static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
@@ -232,6 +248,7 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 	}
 	l->proc->rodata->scope = scope;
 	flow_tables_size(l->proc->obj, max_flows4, max_flows6);
+	pins_remove_obsolete(l->dir);
 	pins_replace_unfit(l->proc->obj);
 	err = process_bpf__load(l->proc);
 	if (err) {

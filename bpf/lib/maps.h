@@ -132,14 +132,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } udp_binds SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PS_MAX_SOCK_PENDING);
-	__type(key, __u64); /* socket cookie */
-	__type(value, struct ps_sock_pending);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_pending SEC(".maps");
-
 /*
  * A key is looked up right after it is written, and the hash reads it a
  * 32-bit word at a time: a word the store buffer holds as separate byte

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Maps kept pinned (--keep-pins) that do not fit the daemon now starting
 # (other --max-flows sizes, or a layout from another version) are
-# replaced, with a line in the log; the maps that fit are reused, and the
+# replaced, and the pins of maps it no longer has removed, with a line in
+# the log for each; the maps that fit are reused, and the
 # pods made before keep being watched: their flows are recorded after the
 # restart, through programs attached again to maps made again.
 . "$(dirname "$0")/../lib.sh"
@@ -38,12 +39,17 @@ bpftool map delete pinned "$BPFFS/listeners" key hex 00 00 00 00 00 00 00 00 2>/
 rm -f "$BPFFS/listeners"
 bpftool map create "$BPFFS/listeners" type hash key 8 value 16 entries 64 name listeners ||
 	fail setup "bpftool map create"
+# ... and a map an older version had and this one has not
+bpftool map create "$BPFFS/sock_pending" type hash key 8 value 24 entries 64 name sock_pending ||
+	fail setup "bpftool map create"
 
 : >"$T/export.json"
 if daemon_start --state-dir "$STATE" --keep-pins --flow-idle 1; then
 	grep -q "pinned map $BPFFS/flows4 (type 9, key 20 B, value .* 4096 entries) does not fit (.* 131072 entries): replaced" "$T/daemon.log" &&
 		grep -q "pinned map $BPFFS/listeners (type 1, key 8 B, value 16 B, 64 entries) does not fit" "$T/daemon.log" &&
 		ok unfit-maps-replaced-and-logged || fail unfit-maps-replaced-and-logged "$(grep 'pinned map' "$T/daemon.log")"
+	[ ! -e "$BPFFS/sock_pending" ] && grep -q "pinned map $BPFFS/sock_pending is not used any more: removed" "$T/daemon.log" &&
+		ok obsolete-pin-removed || fail obsolete-pin-removed "$(ls "$BPFFS")"
 	[ "$(max_entries flows4)" = 131072 ] && [ "$(max_entries flows6)" = 65536 ] &&
 		[ "$(bpftool -j map show pinned "$BPFFS/listeners" | jq .bytes_value)" -gt 16 ] &&
 		ok new-maps-pinned || fail new-maps-pinned "flows4 $(max_entries flows4) flows6 $(max_entries flows6)"
