@@ -73,6 +73,23 @@ struct {
 	__type(value, struct ps_sock_held);
 } sock_held SEC(".maps");
 
+/* Keep exec as the opener of sk (a struct sock or the bpf_sock of a
+ * cgroup hook) in its storage, made if needed. */
+static __always_inline void sock_hold(void *sk, const struct ps_exec_id *exec,
+				      __u32 tgid, __u32 flags)
+{
+	struct ps_sock_held *h;
+
+	h = bpf_sk_storage_get(&sock_held, sk, NULL,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!h) {
+		drop_count(PS_DROP_SOCK_STORAGE);
+		return;
+	}
+	h->exec = *exec;
+	h->tgid = tgid;
+	h->flags = flags;
+}
 
 /* The calling process, when it is watched and its exec is known. */
 static __always_inline bool current_owner(struct ps_sock_caller *o)
@@ -199,21 +216,11 @@ static __always_inline void socks_put(const struct ps_sock_key *k,
 static __always_inline int connect_begin(struct bpf_sock_addr *ctx)
 {
 	struct ps_sock_caller o;
-	struct ps_sock_held *h;
 
 	if (ctx->type != PS_SOCK_STREAM || !ctx->sk)
 		return 1;
-	if (!current_owner(&o))
-		return 1;
-	h = bpf_sk_storage_get(&sock_held, ctx->sk, NULL,
-			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!h) {
-		drop_count(PS_DROP_SOCK_STORAGE);
-		return 1;
-	}
-	h->exec = o.exec;
-	h->tgid = o.tgid;
-	h->flags = PS_HELD_CONNECTING;
+	if (current_owner(&o))
+		sock_hold(ctx->sk, &o.exec, o.tgid, PS_HELD_CONNECTING);
 	return 1;
 }
 
@@ -294,7 +301,6 @@ static __always_inline void listen_end(const struct sock *sk)
 static __always_inline void accept_done(const struct sock *sk)
 {
 	struct ps_listen_key lk;
-	struct ps_sock_held *h;
 	struct ps_listener *l;
 	struct ps_sock_key k;
 
@@ -306,15 +312,7 @@ static __always_inline void accept_done(const struct sock *sk)
 		return;
 	socks_put(&k, &l->exec, l->tgid, PS_SOCK_ACCEPT,
 		  bpf_ktime_get_boot_ns());
-	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL,
-			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (h) {
-		h->exec = l->exec;
-		h->tgid = l->tgid;
-		h->flags = 0;
-	} else {
-		drop_count(PS_DROP_SOCK_STORAGE);
-	}
+	sock_hold((void *)sk, &l->exec, l->tgid, 0);
 	sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL, PS_SOCK_ACCEPT);
 }
 
