@@ -427,7 +427,16 @@ static struct dpod *pod_of_netns(struct detect *d, __u32 netns, __u64 now)
 
 	if (!netns)
 		return NULL;
-	p = pod_at(d, pi ? pi->namespace : NULL, pi ? pi->name : NULL, netns, now);
+	/* a pod met before under this netns and name: no key to format */
+	for (p = pi ? d->pods : NULL; p; p = p->next)
+		if (p->netns == netns && !strcmp(p->name, pi->name) &&
+		    !strcmp(p->ns, pi->namespace)) {
+			p->last_ns = now;
+			break;
+		}
+	if (!p)
+		p = pod_at(d, pi ? pi->namespace : NULL, pi ? pi->name : NULL,
+			   netns, now);
 	if (p && !p->pod && d->o.rc)
 		p->pod = pod_json(d->o.rc, netns);
 	return p;
