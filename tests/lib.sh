@@ -112,3 +112,6 @@ records() { jq -c --arg t "$1" 'select(.type == $t)' "${2:-$T/export.json}"; }
 # has_record FILTER [FILE]: some record of FILE satisfies the jq FILTER
 # (jq 1.6 -e judges only the last input, so it cannot be used for this)
 has_record() { [ -n "$(jq -c "select($1)" "${2:-$T/export.json}" 2>/dev/null | head -n 1)" ]; }
+# map_info MAP FIELD: a field of bpftool's view of the pinned map MAP
+# (max_entries, id, bytes_value...)
+map_info() { bpftool -j map show pinned "$BPFFS/$1" 2>/dev/null | jq ".$2"; }

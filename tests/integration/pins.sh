@@ -19,8 +19,6 @@ cni_add "${P}cb" "$NB" eth0 "IgnoreUnknown=1;K8S_POD_NAMESPACE=up;K8S_POD_NAME=s
 IPB=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
 trap 'cni_del "${P}ca" "$NA" >/dev/null 2>&1; cni_del "${P}cb" "$NB" >/dev/null 2>&1' EXIT
 
-max_entries() { bpftool -j map show pinned "$BPFFS/$1" 2>/dev/null | jq .max_entries; }
-map_id() { bpftool -j map show pinned "$BPFFS/$1" 2>/dev/null | jq .id; }
 # pinged: one echo from client to server, then a final icmp flow record
 # in the client's view naming the server's pod
 pinged() {
@@ -30,12 +28,11 @@ pinged() {
 		.pod.name==\"client\" and .flow.dst.pod.name==\"server\")' $T/export.json 2>/dev/null | wc -l) -ge 1 ]"
 }
 pinged && ok flow-before-restart || fail flow-before-restart "no final icmp flow record"
-pods_id=$(map_id pods) flows_id=$(map_id flows4)
+pods_id=$(map_info pods id) flows_id=$(map_info flows4 id)
 daemon_stop || fail first-stop "exit status $?"
-[ "$(max_entries flows4)" = 4096 ] && ok kept-pins || fail kept-pins "flows4: $(max_entries flows4)"
+[ "$(map_info flows4 max_entries)" = 4096 ] && ok kept-pins || fail kept-pins "flows4: $(map_info flows4 max_entries)"
 
 # a map of another version's layout: listeners with a smaller value
-bpftool map delete pinned "$BPFFS/listeners" key hex 00 00 00 00 00 00 00 00 2>/dev/null
 rm -f "$BPFFS/listeners"
 bpftool map create "$BPFFS/listeners" type hash key 8 value 16 entries 64 name listeners ||
 	fail setup "bpftool map create"
@@ -50,17 +47,17 @@ if daemon_start --state-dir "$STATE" --keep-pins --flow-idle 1; then
 		ok unfit-maps-replaced-and-logged || fail unfit-maps-replaced-and-logged "$(grep 'pinned map' "$T/daemon.log")"
 	[ ! -e "$BPFFS/sock_pending" ] && grep -q "pinned map $BPFFS/sock_pending is not used any more: removed" "$T/daemon.log" &&
 		ok obsolete-pin-removed || fail obsolete-pin-removed "$(ls "$BPFFS")"
-	[ "$(max_entries flows4)" = 131072 ] && [ "$(max_entries flows6)" = 65536 ] &&
-		[ "$(bpftool -j map show pinned "$BPFFS/listeners" | jq .bytes_value)" -gt 16 ] &&
-		ok new-maps-pinned || fail new-maps-pinned "flows4 $(max_entries flows4) flows6 $(max_entries flows6)"
-	[ "$(map_id pods)" = "$pods_id" ] && [ "$(map_id flows4)" != "$flows_id" ] &&
-		ok fitting-maps-reused || fail fitting-maps-reused "pods id $pods_id -> $(map_id pods)"
+	[ "$(map_info flows4 max_entries)" = 131072 ] && [ "$(map_info flows6 max_entries)" = 65536 ] &&
+		[ "$(map_info listeners bytes_value)" -gt 16 ] &&
+		ok new-maps-pinned || fail new-maps-pinned "flows4 $(map_info flows4 max_entries) flows6 $(map_info flows6 max_entries)"
+	[ "$(map_info pods id)" = "$pods_id" ] && [ "$(map_info flows4 id)" != "$flows_id" ] &&
+		ok fitting-maps-reused || fail fitting-maps-reused "pods id $pods_id -> $(map_info pods id)"
 	# the program on the client's veth is the one pinned now, and it
 	# accounts into the new flows4
 	hv=$(host_veth "$NA")
 	on_veth=$(tc filter show dev "$hv" ingress | grep -o ' id [0-9]*' | head -n 1 | tr -dc 0-9)
 	pinned=$(bpftool -j prog show pinned "$BPFFS/prog_tc_ingress" | jq .id)
-	bpftool -j prog show id "$on_veth" | jq -e --argjson m "$(map_id flows4)" '.map_ids | index($m)' >/dev/null &&
+	bpftool -j prog show id "$on_veth" | jq -e --argjson m "$(map_info flows4 id)" '.map_ids | index($m)' >/dev/null &&
 		[ "$on_veth" = "$pinned" ] && ok pod-programs-use-new-maps ||
 		fail pod-programs-use-new-maps "veth $hv runs prog ${on_veth:-none}, pinned is $pinned"
 	pinged && ok flow-after-restart || fail flow-after-restart "no final icmp flow record after the restart"

@@ -173,9 +173,8 @@ daemon_start --state-dir "$T/state" && daemon_stop && [ ! -e "$BPFFS/pods" ] &&
 [ ! -e "$BPFFS/pods" ] && ok bad-input-leaves-nothing || fail bad-input-leaves-nothing "$(ls "$BPFFS")"
 
 # --max-flows sizes both flow tables
-max_entries() { bpftool -j map show pinned "$BPFFS/$1" 2>/dev/null | jq .max_entries; }
 if daemon_start --state-dir "$T/state" --max-flows 4096,2048; then
-	m4=$(max_entries flows4) m6=$(max_entries flows6)
+	m4=$(map_info flows4 max_entries) m6=$(map_info flows6 max_entries)
 	daemon_stop
 	[ "$m4" = 4096 ] && [ "$m6" = 2048 ] && ok max-flows-sizes ||
 		fail max-flows-sizes "flows4 $m4 flows6 $m6 entries, want 4096 and 2048"
