@@ -33,11 +33,13 @@ BPF_HDRS  := bpf/podsentry.h $(wildcard bpf/lib/*.h)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 	-Werror -Wno-unused-parameter -I$(BUILD) -Ibpf
 
-# user space: one library of everything but the entry points
-LIB_SRCS  := $(wildcard netlink/*.c) \
-	$(filter-out cni/main.c,$(wildcard cni/*.c)) \
-	$(filter-out node/main.c,$(wildcard node/*.c))
-USER_HDRS := $(wildcard netlink/*.h cni/*.h node/*.h) bpf/podsentry.h
+# user space: three libraries. shared: what podsentry-cni and podsentryd
+# both link (netlink, state files, attach, pod registration); cni: the
+# plugin; node: the daemon, a folder per stage of its pipeline.
+SHARED_SRCS := $(wildcard netlink/*.c cni/shared/*.c)
+CNI_SRCS  := $(filter-out cni/main.c,$(wildcard cni/*.c))
+NODE_SRCS := $(wildcard node/*/*.c)
+USER_HDRS := $(wildcard netlink/*.h cni/*.h cni/shared/*.h node/*/*.h) bpf/podsentry.h
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 
@@ -56,8 +58,10 @@ else
 OUT := $(BUILD)
 endif
 
-LIB_OBJS  := $(patsubst %.c,$(OUT)/obj/%.o,$(LIB_SRCS))
-LIB       := $(OUT)/libpodsentry.a
+SHARED_LIB := $(OUT)/libpodsentry-shared.a
+CNI_LIB   := $(OUT)/libpodsentry-cni.a
+NODE_LIB  := $(OUT)/libpodsentry-node.a
+LIBS      := $(NODE_LIB) $(CNI_LIB) $(SHARED_LIB)
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni)
@@ -104,25 +108,29 @@ $(OUT)/obj/%.o: %.c $(USER_HDRS) $(BPF_SKELS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+$(OUT)/libpodsentry-%.a:
 	$(call msg,AR,$@)
 	$(Q)rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(OUT)/podsentryd: $(OUT)/obj/node/main.o $(LIB)
+$(SHARED_LIB): $(patsubst %.c,$(OUT)/obj/%.o,$(SHARED_SRCS))
+$(CNI_LIB): $(patsubst %.c,$(OUT)/obj/%.o,$(CNI_SRCS))
+$(NODE_LIB): $(patsubst %.c,$(OUT)/obj/%.o,$(NODE_SRCS))
+
+$(OUT)/podsentryd: $(OUT)/obj/node/main.o $(NODE_LIB) $(SHARED_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
-$(OUT)/podsentry-cni: $(OUT)/obj/cni/main.o $(LIB)
+$(OUT)/podsentry-cni: $(OUT)/obj/cni/main.o $(CNI_LIB) $(SHARED_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
-$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(OUT)/obj/tests/harness.o $(LIB)
+$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(OUT)/obj/tests/harness.o $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
-$(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(OUT)/obj/tests/harness.o $(LIB)
+$(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(OUT)/obj/tests/harness.o $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)

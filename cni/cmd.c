@@ -11,13 +11,13 @@
 
 #include "podsentry.h"
 #include "cni/args.h"
-#include "cni/attach.h"
+#include "cni/shared/attach.h"
 #include "cni/cmd.h"
 #include "cni/conf.h"
 #include "cni/log.h"
-#include "cni/pod.h"
+#include "cni/shared/pod.h"
 #include "cni/result.h"
-#include "cni/state.h"
+#include "cni/shared/state.h"
 
 struct cmd {
 	const struct cni_env *env;

@@ -38,12 +38,3 @@ json_object *cni_err_json(const struct cni_err *e, const char *cni_version)
 				       json_object_new_string(e->details));
 	return o;
 }
-
-void err_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}

@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include "cni/shared/util.h"
+
 enum cni_code {
 	CNI_ERR_VERSION = 1,	/* incompatible CNI version */
 	CNI_ERR_FIELD = 2,	/* unsupported field in the network config */
@@ -39,10 +41,6 @@ int cni_fail(struct cni_err *e, int code, const char *fmt, ...)
 /* Add details (the underlying cause) to a recorded error. */
 void cni_details(struct cni_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* snprintf without the compiler's truncation warnings: error lines are
- * cut at len on purpose. */
-void err_fmt(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 /* {"cniVersion", "code", "msg", "details"}; the caller puts it. */
 json_object *cni_err_json(const struct cni_err *e, const char *cni_version);
 

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cni/err.h"
+#include "cni/shared/addr.h"
 #include "netlink/link.h"
 
 #define RESULT_IFACES_MAX 16
@@ -44,8 +45,5 @@ int result_has_host_iface(const struct prev_result *r, const char *host_ifname);
 /* A copy of prevResult carrying cni_version: what ADD prints. */
 json_object *result_output(json_object *prev, const char *cni_version);
 
-/* "10.1.2.3/24" / "fd00::1/64" <-> struct link_addr */
-int addr_parse(const char *s, struct link_addr *a);
-void addr_format(const struct link_addr *a, char *buf, size_t len);
 
 #endif

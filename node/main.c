@@ -19,17 +19,17 @@
 #include <bpf/libbpf.h>
 
 #include "podsentry.h"
-#include "node/export.h"
-#include "node/config.h"
-#include "node/detect.h"
-#include "node/flows.h"
-#include "node/listeners.h"
-#include "node/loader.h"
-#include "node/podlog.h"
-#include "node/pods.h"
-#include "node/proc_cache.h"
-#include "node/records.h"
-#include "node/sockets.h"
+#include "node/sinks/export.h"
+#include "node/detect/config.h"
+#include "node/detect/detect.h"
+#include "node/state/flows.h"
+#include "node/state/listeners.h"
+#include "node/kern/loader.h"
+#include "node/sinks/podlog.h"
+#include "node/state/pods.h"
+#include "node/state/proc_cache.h"
+#include "node/records/records.h"
+#include "node/state/sockets.h"
 
 #define PROC_GRACE_NS (60ULL * 1000000000ULL)
 #define PROC_MAX_GONE 8192

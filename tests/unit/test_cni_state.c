@@ -15,7 +15,7 @@
 
 #include "tests/harness.h"
 #include "cni/result.h"
-#include "cni/state.h"
+#include "cni/shared/state.h"
 
 static char dir[512];
 

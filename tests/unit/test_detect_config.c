@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "tests/harness.h"
-#include "node/config.h"
+#include "node/detect/config.h"
 
 static void test_defaults(void)
 {

@@ -7,8 +7,8 @@
 #include <json-c/json.h>
 
 #include "tests/harness.h"
-#include "node/jw.h"
-#include "node/records.h"
+#include "node/records/jw.h"
+#include "node/records/records.h"
 
 static const char *jc(struct json_object *o)
 {

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "tests/harness.h"
-#include "cni/state.h"
-#include "node/pods.h"
+#include "cni/shared/state.h"
+#include "node/state/pods.h"
 
 static char dir[512];
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "node/proc_cache.h"
+#include "node/state/proc_cache.h"
 #include "tests/harness.h"
 
 static struct proc *mk(__u64 ktime, __u32 pid, __u64 pk, __u32 ppid)

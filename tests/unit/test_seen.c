@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tests/harness.h"
-#include "node/seen.h"
+#include "node/detect/seen.h"
 
 #define KEYS 5000
 

@@ -6,9 +6,9 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
-#include "node/jw.h"
-#include "node/pods.h"
-#include "node/proc_cache.h"
+#include "node/records/jw.h"
+#include "node/state/pods.h"
+#include "node/state/proc_cache.h"
 
 #define RECORD_POD_TEXTS 64
 

@@ -12,8 +12,8 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
-#include "node/config.h"
-#include "node/records.h"
+#include "node/detect/config.h"
+#include "node/records/records.h"
 
 #define DETECT_STATE_DEFAULT "/var/lib/podsentry/detect-state.json"
 

@@ -13,10 +13,10 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "cni/attach.h"
-#include "cni/pod.h"
-#include "cni/state.h"
-#include "node/pods.h"
+#include "cni/shared/attach.h"
+#include "cni/shared/pod.h"
+#include "cni/shared/state.h"
+#include "node/state/pods.h"
 
 /* A hit re-checks the folder at most this often, so names of pods whose
  * netns inode was reused do not stay stale. */

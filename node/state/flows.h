@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #include "podsentry.h"
-#include "node/records.h"
+#include "node/records/records.h"
 
 struct flow_table;
 

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "node/detect_int.h"
+#include "node/detect/detect_int.h"
 
 static const char *const shells[] = { "sh", "bash", "dash", "ash", "zsh",
 				      "ksh", "mksh", "csh", "tcsh", "fish" };

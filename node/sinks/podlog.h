@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
-#include "node/records.h"
+#include "node/records/records.h"
 
 struct podlog;
 

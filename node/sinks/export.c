@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node/export.h"
+#include "node/sinks/export.h"
 
 /* Records are flushed after each batch; within one, a 64 KiB buffer
  * saves most write calls. */

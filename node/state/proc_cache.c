@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "node/proc_cache.h"
+#include "node/state/proc_cache.h"
 
 #define BUCKETS 16384 /* power of two */
 

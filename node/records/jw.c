@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/jw.h"
+#include "node/records/jw.h"
 
 static bool jw_grow(struct jw *w, size_t need)
 {

@@ -7,7 +7,7 @@
 #include <bpf/bpf.h>
 
 #include "podsentry.h"
-#include "node/sockets.h"
+#include "node/state/sockets.h"
 
 #define SOCKS_BATCH 1024
 /* The socks map is read whole at most this often: closed entries go

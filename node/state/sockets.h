@@ -13,9 +13,9 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
-#include "node/flows.h"
-#include "node/loader.h"
-#include "node/records.h"
+#include "node/state/flows.h"
+#include "node/kern/loader.h"
+#include "node/records/records.h"
 
 #define SOCKETS_STATS_NS (10ULL * 1000000000ULL) /* stats record interval */
 

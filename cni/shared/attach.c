@@ -8,8 +8,8 @@
 #include <linux/if_link.h>
 
 #include "podsentry.h"
-#include "cni/attach.h"
-#include "cni/err.h"
+#include "cni/shared/attach.h"
+#include "cni/shared/util.h"
 
 static int attach_fail(char *err, int ret, const char *fmt, const char *a,
 		       const char *b)

@@ -14,8 +14,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "cni/dirs.h"
-#include "node/loader.h"
+#include "cni/shared/util.h"
+#include "node/kern/loader.h"
 #include "process.skel.h"
 #include "flow.skel.h"
 #include "sock.skel.h"

@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 
-#include "cni/attach.h"
-#include "cni/state.h"
+#include "cni/shared/attach.h"
+#include "cni/shared/state.h"
 
 #define POD_ERR_LEN 256
 

@@ -8,9 +8,9 @@
 #include <bpf/libbpf.h>
 
 #include "podsentry.h"
-#include "cni/err.h"
-#include "cni/pod.h"
-#include "cni/result.h"
+#include "cni/shared/util.h"
+#include "cni/shared/pod.h"
+#include "cni/shared/addr.h"
 #include "netlink/link.h"
 
 __u32 pod_netns_ino(const char *path, char *err)

@@ -10,10 +10,9 @@
 #include <sys/stat.h>
 #include <json-c/json.h>
 
-#include "cni/err.h"
-#include "cni/result.h"
-#include "cni/dirs.h"
-#include "cni/state.h"
+#include "cni/shared/addr.h"
+#include "cni/shared/state.h"
+#include "cni/shared/util.h"
 
 #define STATE_SUFFIX ".json"
 #define STATE_VERSION 1
@@ -22,25 +21,6 @@ static int state_fail(char *err, int ret, const char *what, const char *path)
 {
 	err_fmt(err, STATE_ERR_LEN, "%s %s: %s", what, path, strerror(-ret));
 	return ret;
-}
-
-int dir_make(const char *dir, mode_t parents, mode_t leaf)
-{
-	char buf[PATH_MAX], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, parents) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, leaf) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 int state_lock(const char *dir, char *err)

@@ -16,7 +16,7 @@
 #include <bpf/bpf.h>
 
 #include "podsentry.h"
-#include "node/detect_int.h"
+#include "node/detect/detect_int.h"
 
 void enforce_open(struct detect *d, const char *bpffs)
 {

@@ -8,10 +8,10 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
-#include "node/seen.h"
-#include "node/config.h"
-#include "node/detect.h"
-#include "node/export.h"
+#include "node/detect/seen.h"
+#include "node/detect/config.h"
+#include "node/detect/detect.h"
+#include "node/sinks/export.h"
 
 #define DET_ID 96
 #define DET_KEY 336

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "node/seen.h"
+#include "node/detect/seen.h"
 
 #define SEEN_MIN_CAP 1024
 

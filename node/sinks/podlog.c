@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "node/podlog.h"
+#include "node/sinks/podlog.h"
 
 #define PODLOG_OPEN_MAX 256
 

@@ -5,7 +5,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 
-#include "node/records.h"
+#include "node/records/records.h"
 
 static __u64 clock_ns(clockid_t id)
 {

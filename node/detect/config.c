@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 
-#include "node/config.h"
+#include "node/detect/config.h"
 
 #define NS_PER_S 1000000000ULL
 

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cni/dirs.h"
+#include "cni/shared/util.h"
 #include <sys/stat.h>
 
-#include "node/detect_int.h"
+#include "node/detect/detect_int.h"
 
 #define NS_PER_S 1000000000ULL
 #define PROC_KEEP_NS (120ULL * NS_PER_S) /* after exit, beyond windows */

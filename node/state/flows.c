@@ -6,7 +6,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "node/flows.h"
+#include "node/state/flows.h"
 
 #define FLOW_BUCKET_BITS 16
 #define FLOW_BUCKETS (1 << FLOW_BUCKET_BITS)

@@ -13,7 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "podsentry.h"
-#include "node/listeners.h"
+#include "node/state/listeners.h"
 
 struct lsock {
 	unsigned long inode;

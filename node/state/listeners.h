@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "node/proc_cache.h"
+#include "node/state/proc_cache.h"
 
 /* Add to the kernel's listeners map (fd) every TCP socket in LISTEN state
  * and every UDP socket bound to a port without a peer, in a netns that

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Pod addresses as CNI writes them: "10.1.2.3/24", "fd00::1/64". */
+#ifndef PS_SHARED_ADDR_H
+#define PS_SHARED_ADDR_H
+
+#include <stddef.h>
+
+#include "netlink/link.h"
+
+/* "10.1.2.3/24" / "fd00::1/64" <-> struct link_addr; -1 when s is not one */
+int addr_parse(const char *s, struct link_addr *a);
+void addr_format(const struct link_addr *a, char *buf, size_t len);
+
+#endif
