@@ -2,9 +2,11 @@
 /*
  * Programs on each pod's host-side veth, attached by podsentry-cni.
  * TC ingress on the host veth sees what the pod sends, TC egress what it
- * receives. Both count the pod's packets, parse each packet down to its
- * ports and account it to its flow; a packet they cannot parse is counted
- * by reason and passed. Both return TC_ACT_UNSPEC so that other filters
+ * receives. Both count the pod's packets; each packet is parsed down to
+ * its ports and accounted to its flow once on the node: at the ingress
+ * of the pod that sent it, or at the egress to the pod it goes to when no
+ * pod of the node sent it. A packet they cannot parse is counted by
+ * reason and passed. Both return TC_ACT_UNSPEC so that other filters
  * still run. XDP on the host veth drops what the deny map forbids and
  * accounts the dropped packets to their flow, with verdict DROP.
  */
@@ -32,9 +34,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define PS_PULL_LEN 128
 #endif
 
-/* Interval of FLOW_UPDATE events of a long flow, 0 for none; set before
+/* Interval of FLOW_UPDATE events of a long flow (0 for none), and
+ * whether short TCP connections are folded into flow_agg; set before
  * load. */
 const volatile __u64 flow_update_ns = PS_FLOW_UPDATE_NS_DEFAULT;
+const volatile bool flow_aggregate;
+/* Boot ns of the daemon's last read of flow_agg: a folded connection
+ * that started since counts as started in the interval. */
+__u64 agg_since;
 
 /* The per-CPU counters of pod `slot`; NULL (and counted) when the slot
  * is beyond the array. */
@@ -159,24 +166,30 @@ __noinline int skb_parse(struct __sk_buff *skb, struct ps_pkt *p)
 }
 
 /*
- * Account the parsed packet `p` to its flow in pod `slot`. A global
- * function: the verifier checks it once, not once for every way through
- * the parsers before it (~780k instructions verified instead of ~110k).
+ * Account the parsed packet `p` to its flow. A global function: the
+ * verifier checks it once, not once for every way through the parsers
+ * before it (~780k instructions verified instead of ~110k).
  */
 __noinline int flow_account(const struct ps_pkt *p,
-			    const struct ps_flow_pkt *fp, __u32 slot)
+			    const struct ps_flow_pkt *fp)
 {
+	const struct ps_flow_cfg cfg = {
+		.update_ns = flow_update_ns,
+		.aggregate = flow_aggregate,
+		.agg_since = agg_since,
+	};
 	union ps_flow_key_words k;
 	union ps_flow_key4_words k4;
+	int sender;
 
 	if (!p || !fp)
 		return 0;
 	if (p->family == PS_AF_INET) {
-		flow_key4_of(&k4, p, slot, fp->from_pod);
-		flow_packet(&flows4, &k4.k, p, fp, slot, flow_update_ns);
+		sender = flow_key4_of(&k4, p);
+		flow_packet(&flows4, &k4.k, &k.k, false, p, fp, sender, &cfg);
 	} else {
-		flow_key_of(&k, p, slot, fp->from_pod);
-		flow_packet(&flows6, &k.k, p, fp, slot, flow_update_ns);
+		sender = flow_key_of(&k, p);
+		flow_packet(&flows6, &k.k, &k.k, true, p, fp, sender, &cfg);
 	}
 	return 0;
 }
@@ -204,6 +217,11 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 			st->bytes_in += len;
 		}
 	}
+	/* sent by a pod of this node: its flow counted it at that pod's
+	 * veth (the bridge or the routing kept its ingress device) */
+	if (!from_pod && skb->ingress_ifindex &&
+	    pod_iface_of(skb->ingress_ifindex))
+		return TC_ACT_UNSPEC;
 
 	/* The sending stack keeps its headers in the linear part; payload
 	 * often is not (page frags). Pulling it in unasked would copy it on
@@ -234,10 +252,13 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 		fp.segs = skb->gso_segs;
 		fp.bytes += (__u64)(fp.segs - 1) * p.hdr_len;
 	}
+	/* Ethernet padding is not payload: the IP length says */
+	fp.payload = (p.ip_len ? p.ip_len : avail) > p.hdr_len;
 	fp.from_pod = from_pod;
 	fp.verdict = PS_VERDICT_PASS;
 	fp.netns = pi->netns_ino;
-	flow_account(&p, &fp, slot);
+	fp.slot = slot;
+	flow_account(&p, &fp);
 	return TC_ACT_UNSPEC;
 }
 
@@ -287,9 +308,11 @@ int xdp_pod(struct xdp_md *ctx)
 	len = ctx->data_end - ctx->data - p.l3_off;
 	fp.bytes = p.ip_len && p.ip_len <= len ? p.ip_len : len;
 	fp.segs = 1;
+	fp.payload = (p.ip_len ? p.ip_len : len) > p.hdr_len;
 	fp.from_pod = true;
 	fp.verdict = PS_VERDICT_DROP;
 	fp.netns = 0; /* a dropped packet's socket: not looked up */
-	flow_account(&p, &fp, slot);
+	fp.slot = slot;
+	flow_account(&p, &fp);
 	return XDP_DROP;
 }

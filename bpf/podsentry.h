@@ -147,13 +147,13 @@ struct ps_proc {
 enum ps_event_type {
 	PS_EV_EXEC = 1,
 	PS_EV_EXIT = 2,
-	PS_EV_FLOW_START = 3,  /* struct ps_flow_event, reason NEW */
+	/* 3 was a flow start: flows are reported at their end */
 	PS_EV_FLOW_END = 4,    /* struct ps_flow_event, reason FIN or RST */
 	PS_EV_FLOW_UPDATE = 5, /* struct ps_flow_event, reason PERIODIC */
 	PS_EV_CONNECT = 6, /* struct ps_sock_event: TCP connect done/failed, UDP */
 	PS_EV_ACCEPT = 7,  /* struct ps_sock_event: passive TCP established */
-	PS_EV_LISTEN = 8,  /* struct ps_sock_event: TCP listen */
-	PS_EV_INHERIT = 9, /* struct ps_sock_event: closed by another exec */
+	PS_EV_LISTEN = 8,  /* struct ps_sock_event: TCP listen, UDP bind */
+	PS_EV_INHERIT = 9, /* struct ps_sock_event: read by another exec */
 };
 
 enum ps_exec_flags {
@@ -205,41 +205,42 @@ struct ps_exit_event {
 };
 
 /* ---- flows4, flows6: LRU hashes, flow key -> struct ps_flow ----
- * IPv4 flows are in flows4 under struct ps_flow_key4, the others in
- * flows6 under struct ps_flow_key: the same fields, with 4-byte
- * addresses in the first (a per-packet lookup hashes and compares 20
- * bytes instead of 44). Events carry struct ps_flow_key for both.
- * Written by the TC programs on the pod's host veth (and by XDP for the
- * packets it drops, verdict DROP). A flow is seen from
- * its pod: "pod" is the pod's side of the connection, "peer" the other
- * end, "out" what the pod sent, "in" what it received. Both directions
- * of one connection therefore share one entry, and a connection between
- * two pods of this node has one entry per pod (different slots). */
+ * One entry per connection on the node, whichever pods' veths it
+ * crosses. The key is canonical: side 0 is the end with the lower
+ * (address, port) in memory order, so a packet finds its entry from its
+ * own headers on any veth, and both ends of a connection between two pods
+ * of the node share one entry. IPv4 flows are in flows4 under struct
+ * ps_flow_key4 (16 bytes hashed per packet instead of 40), the others in
+ * flows6 under struct ps_flow_key. Events carry struct ps_flow_key for
+ * both.
+ *
+ * Each packet is counted once on the node: at TC ingress of the host
+ * veth of the pod that sent it, or, when no pod of the node sent it (the
+ * host, another node, the outside), at TC egress of the host veth of the
+ * pod it goes to. A packet that TC egress sees coming from another pod's
+ * host veth (skb->ingress_ifindex) was counted there and is skipped. XDP
+ * counts the packets it drops (verdict DROP), which TC never sees. A
+ * connection through a DNAT (a Kubernetes Service address) has other
+ * tuples on either side of the translation: it is one flow per side. */
 union ps_addr {
 	__u8 b[16];
 	__be32 w[4]; /* IPv4 in w[0], the rest zero */
 };
 
 struct ps_flow_key {
-	__u32 slot;	  /* pod slot */
-	__u8 family;	  /* AF_INET (2) or AF_INET6 (10) */
-	__u8 proto;	  /* IPPROTO_*: the last header of the IP chain */
-	__be16 pod_port;  /* TCP/UDP/SCTP port; ICMP: see below */
-	__be16 peer_port; /* TCP/UDP/SCTP port; ICMP: see below */
-	__u16 pad;	  /* zero */
-	union ps_addr pod_addr;
-	union ps_addr peer_addr;
+	union ps_addr addr[2]; /* side 0, side 1 */
+	__be16 port[2];	       /* TCP/UDP/SCTP ports; ICMP: see below */
+	__u8 family;	       /* AF_INET (2) or AF_INET6 (10) */
+	__u8 proto;	       /* IPPROTO_*: the last header of the IP chain */
+	__u16 pad;	       /* zero */
 };
 
 struct ps_flow_key4 {
-	__u32 slot;
+	__be32 addr[2];
+	__be16 port[2];
 	__u8 family; /* AF_INET */
 	__u8 proto;
-	__be16 pod_port;
-	__be16 peer_port;
 	__u16 pad;
-	__be32 pod_addr;
-	__be32 peer_addr;
 };
 
 /* The flows4 key of k: 1, or 0 when k is not IPv4 (a flows6 key). */
@@ -248,15 +249,27 @@ static inline int ps_flow_key4_of(const struct ps_flow_key *k,
 {
 	if (k->family != 2)
 		return 0;
-	k4->slot = k->slot;
+	k4->addr[0] = k->addr[0].w[0];
+	k4->addr[1] = k->addr[1].w[0];
+	k4->port[0] = k->port[0];
+	k4->port[1] = k->port[1];
 	k4->family = k->family;
 	k4->proto = k->proto;
-	k4->pod_port = k->pod_port;
-	k4->peer_port = k->peer_port;
 	k4->pad = 0;
-	k4->pod_addr = k->pod_addr.w[0];
-	k4->peer_addr = k->peer_addr.w[0];
 	return 1;
+}
+
+/* Whether (a, pa) sorts before (b, pb): addresses compared as words in
+ * memory order, then ports. Any fixed order does; this one is cheap. */
+static inline int ps_flow_side_lower(const __be32 *a, __be16 pa,
+				     const __be32 *b, __be16 pb, int words)
+{
+	int i;
+
+	for (i = 0; i < words; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i];
+	return pa < pb;
 }
 
 /* ICMP and ICMPv6 have no ports: both port fields hold the echo
@@ -264,20 +277,15 @@ static inline int ps_flow_key4_of(const struct ps_flow_key *k,
  * big-endian 16-bit value) of any other message. Other protocols without
  * ports have zero ports. Later IP fragments count in the flow of their
  * first fragment; without one they count as PS_PERR_FRAG_ORPHAN. TCP
- * flows end in the kernel (FIN both ways, RST); every other flow ends by
- * the daemon's idle sweep, which also deletes ended entries. */
+ * flows end in the kernel (RST, or the ACK of the last FIN); every other
+ * flow ends by the daemon's idle sweep of the tables. */
 
 enum ps_flow_state {
 	PS_FLOW_NEW = 1,	 /* TCP: no SYN/ACK yet; other: one way only */
 	PS_FLOW_ESTABLISHED = 2, /* TCP: SYN both ways, or picked up midway */
 	PS_FLOW_CLOSING = 3,	 /* TCP: FIN one way */
-	PS_FLOW_CLOSED = 4,	 /* TCP: FIN both ways, or RST */
-};
-
-enum ps_flow_side {
-	PS_SIDE_UNKNOWN = 0, /* TCP flow picked up without its SYN */
-	PS_SIDE_POD = 1,
-	PS_SIDE_PEER = 2,
+	PS_FLOW_FIN_BOTH = 4,	 /* TCP: FIN both ways, last ACK not seen */
+	PS_FLOW_CLOSED = 5,	 /* TCP: the last ACK, or RST */
 };
 
 enum ps_flow_verdict {
@@ -295,32 +303,49 @@ enum ps_flow_verdict {
 #define PS_TCP_ECE 0x40
 #define PS_TCP_CWR 0x80
 
-/* Times in a flow are boot-clock ns. first_seen is precise (and tells
- * connections on one tuple apart); the per-packet clock is the coarse
- * one, so last_seen and last_report have tick resolution (1/CONFIG_HZ:
- * 4 ms at HZ=250) and last_seen never goes below first_seen. The header
- * of a flow event carries the precise boot-clock time of the event. */
+/* What one end of a flow sent, and who it is. `slot` is the pod of this
+ * node at that end (0: none, or not known yet); `exec`/`tgid` the process
+ * whose socket it is, stamped by the socket programs when a TCP
+ * connection is established (both ends), and by the TC programs from the
+ * socks and listeners maps for UDP (zero until known). */
+struct ps_flow_end {
+	__u64 packets; /* GSO packets count as their segments */
+	__u64 bytes;   /* IP packet length, headers included */
+	struct ps_exec_id exec;
+	__u32 tgid;
+	__u16 slot;
+	__u8 tcp_flags; /* OR of the flags this end sent */
+	__u8 pad;
+};
+
+enum ps_flow_flags {
+	PS_FLOWF_UPDATED = 1U << 0,  /* a FLOW_UPDATE was sent: a long flow */
+	PS_FLOWF_END_LOST = 1U << 1, /* closed, its END event did not fit the
+				      * ring buffer: the daemon's sweep
+				      * reports it */
+};
+
+/* Times are boot-clock ns. first_seen is precise (and tells connections
+ * on one tuple apart); the per-packet clock is the coarse one, so
+ * last_seen and last_report have tick resolution (1/CONFIG_HZ: 4 ms at
+ * HZ=250), except the precise time of the packet that ends a TCP flow. */
 struct ps_flow {
-	__u64 first_seen;  /* boot-clock ns, precise */
-	__u64 last_seen;   /* boot-clock ns, tick resolution */
-	__u64 last_report; /* when the last START/UPDATE event was sent */
-	__u64 packets_out; /* GSO packets count as their segments */
-	__u64 bytes_out;   /* IP packet length, headers included */
-	__u64 packets_in;
-	__u64 bytes_in;
-	struct ps_exec_id owner; /* zero until a socket names its process */
-	__u8 tcp_flags_out;	 /* OR of the flags the pod sent */
-	__u8 tcp_flags_in;	 /* OR of the flags the peer sent */
-	__u8 state;		 /* enum ps_flow_state */
-	__u8 opener;		 /* enum ps_flow_side */
-	__u8 verdict;		 /* enum ps_flow_verdict of the last packet */
-	__u8 pad[3];
+	__u64 first_seen;
+	__u64 last_seen;
+	__u64 last_report; /* start, or the last FLOW_UPDATE */
+	struct ps_flow_end end[2]; /* side 0, side 1 of the key */
+	__u64 state;	/* enum ps_flow_state; 64 bits: changed by cmpxchg */
+	__u8 opener;	/* 1 + the side that opened it; 0: unknown (TCP
+			 * picked up without its SYN) */
+	__u8 verdict;	/* enum ps_flow_verdict of the last packet */
+	__u8 flags;	/* enum ps_flow_flags */
+	__u8 fin_side;	/* 1 + the side whose FIN made it FIN_BOTH */
+	__u32 pad;
 };
 
 enum ps_flow_reason {
-	PS_FLOW_R_NEW = 0,	/* FLOW_START: first packet of the flow */
 	PS_FLOW_R_PERIODIC = 1, /* FLOW_UPDATE: flow_update_ns elapsed */
-	PS_FLOW_R_FIN = 2,	/* FLOW_END: FIN seen both ways */
+	PS_FLOW_R_FIN = 2,	/* FLOW_END: FIN both ways and the last ACK */
 	PS_FLOW_R_RST = 3,	/* FLOW_END: RST */
 	PS_FLOW_R_EVICTED = 4,	/* user space: left the table without an end */
 	PS_FLOW_R_IDLE = 5,	/* user space: idle timeout of the sweep */
@@ -328,18 +353,63 @@ enum ps_flow_reason {
 
 #define PS_FLOW_REASON_NAMES                                                   \
 	{                                                                      \
-		[PS_FLOW_R_NEW] = "new", [PS_FLOW_R_PERIODIC] = "periodic",    \
+		[0] = "unknown", [PS_FLOW_R_PERIODIC] = "periodic",            \
 		[PS_FLOW_R_FIN] = "fin", [PS_FLOW_R_RST] = "rst",              \
 		[PS_FLOW_R_EVICTED] = "evicted", [PS_FLOW_R_IDLE] = "idle",    \
 	}
 
-/* PS_EV_FLOW_START, PS_EV_FLOW_END, PS_EV_FLOW_UPDATE: the entry as it
- * was after the packet that caused the event. */
+/* PS_EV_FLOW_END, PS_EV_FLOW_UPDATE: the entry as it was after the
+ * packet that caused the event. */
 struct ps_flow_event {
 	struct ps_event_hdr hdr;
 	struct ps_flow_key key;
 	__u32 reason; /* enum ps_flow_reason */
+	__u32 pad;
 	struct ps_flow flow;
+};
+
+/* ---- flow_agg: hash, struct ps_agg_key -> struct ps_agg ----
+ * With --flow-aggregate, a TCP connection that ends before its first
+ * FLOW_UPDATE is folded here instead of being sent: one entry per (pod,
+ * process exec, peer address, destination port, protocol, direction),
+ * seen from the pod's side. The daemon reads and deletes the table every
+ * aggregation interval. A connection that does not fit (table full, or
+ * its pod's process not known) is sent as an END event as usual. */
+#ifndef PS_MAX_AGG
+#define PS_MAX_AGG 16384
+#endif
+
+enum ps_agg_dir {
+	PS_AGG_EGRESS = 1,  /* the pod opened the connections */
+	PS_AGG_INGRESS = 2, /* the peer opened them */
+};
+
+struct ps_agg_key {
+	struct ps_exec_id exec; /* the pod's process */
+	union ps_addr peer;
+	__u16 slot;	 /* the pod */
+	__be16 port;	 /* destination port */
+	__u8 family;
+	__u8 proto;
+	__u8 dir;	 /* enum ps_agg_dir */
+	__u8 pad;
+};
+
+struct ps_agg {
+	__u64 connections; /* folded */
+	__u64 started;	   /* of them, started since flow.bpf.c's agg_since */
+	__u64 completed;   /* ended by FIN */
+	__u64 reset;	   /* ended by RST */
+	__u64 first;	   /* boot ns: first start */
+	__u64 last;	   /* boot ns: last end */
+	__u64 packets[2];  /* [0] sent by the pod, [1] by the peer */
+	__u64 bytes[2];
+	struct ps_exec_id peer_exec; /* the peer's process, last one seen */
+	__u32 peer_tgid;
+	__u32 tgid;	/* the pod's process, last one seen */
+	__u16 peer_slot; /* the peer's pod, 0: none */
+	__u8 tcp_flags[2];
+	__u8 pad[4];
 };
 
 /* ---- deny: hash, struct ps_deny_key -> struct ps_deny ----
@@ -364,9 +434,13 @@ struct ps_deny {
 	__u32 pad;
 };
 
-_Static_assert(sizeof(struct ps_flow_key) == 44, "ps_flow_key layout");
-_Static_assert(sizeof(struct ps_flow) == 80, "ps_flow layout");
-_Static_assert(sizeof(struct ps_flow_event) == 144, "ps_flow_event layout");
+_Static_assert(sizeof(struct ps_flow_key) == 40, "ps_flow_key layout");
+_Static_assert(sizeof(struct ps_flow_key4) == 16, "ps_flow_key4 layout");
+_Static_assert(sizeof(struct ps_flow_end) == 40, "ps_flow_end layout");
+_Static_assert(sizeof(struct ps_flow) == 120, "ps_flow layout");
+_Static_assert(sizeof(struct ps_flow_event) == 184, "ps_flow_event layout");
+_Static_assert(sizeof(struct ps_agg_key) == 40, "ps_agg_key layout");
+_Static_assert(sizeof(struct ps_agg) == 112, "ps_agg layout");
 _Static_assert(sizeof(struct ps_deny_key) == 24, "ps_deny_key layout");
 
 /* ---- parse_errors: per-CPU array of counters, indexed by reason ----
@@ -432,10 +506,15 @@ enum ps_drop_reason {
 	PS_DROP_FLOWS_FULL = 6,	  /* flows insert failed: packet not in a flow */
 	PS_DROP_FLOW_EVICTED = 7, /* a flow insert made the LRU evict a flow */
 	PS_DROP_RB_SOCK = 8,	  /* ring buffer full: socket event lost */
-	PS_DROP_SOCKS_FULL = 9,	  /* socks/listeners/sock_pending update failed */
+	PS_DROP_SOCKS_FULL = 9,	  /* socks/listeners update failed */
 	PS_DROP_SOCK_NO_PROC = 10, /* socket of a process procs does not know */
-	PS_DROP_SOCK_STORAGE = 11, /* no socket storage: an exec that inherits
-				    * the socket goes unreported */
+	PS_DROP_SOCK_STORAGE = 11, /* no socket storage: the connection is
+				    * not named, an inheriting exec not told */
+	PS_DROP_MARKS_FULL = 12,   /* a marked tree's child could not be marked */
+	PS_DROP_AGG_FULL = 13,	   /* flow_agg full: connection sent alone */
+	PS_DROP_FLOW_UNNAMED = 14, /* an established TCP socket found no flow
+				    * entry to name (its flow was not seen or
+				    * was evicted) */
 	PS_DROP_MAX,
 };
 
@@ -453,29 +532,38 @@ enum ps_drop_reason {
 		[PS_DROP_SOCKS_FULL] = "socks_full",                           \
 		[PS_DROP_SOCK_NO_PROC] = "sock_without_process",               \
 		[PS_DROP_SOCK_STORAGE] = "sock_storage",                       \
+		[PS_DROP_MARKS_FULL] = "marks_full",                           \
+		[PS_DROP_AGG_FULL] = "flow_agg_full",                          \
+		[PS_DROP_FLOW_UNNAMED] = "flow_not_found",                     \
 	}
 
-/* ---- sockets: which process owns a flow (sock.bpf.c) ----
- * socks: LRU hash, struct ps_sock_key -> struct ps_sock_owner. Written
- * when a TCP socket of a watched process is established (connect: the
- * connecting exec; accept: the listening exec) and when a UDP socket
- * sends; read by the TC programs when they start a flow. The key is the
- * flow key with the pod's netns inode in place of the slot, so TC finds
- * it with the key it already has. UDP keys have a zero local address
- * (an unbound socket's source is chosen after the hooks run). A closed
- * TCP socket keeps its entry (closed_at set) for PS_SOCK_LINGER_NS, so
- * that late packets still match; the daemon deletes it then. */
+/* ---- sockets (sock.bpf.c) ----
+ * A TCP socket of a watched process names its flow when the connection
+ * is established: the socket program stamps the exec of the connecting
+ * process (kept in the socket's storage from connect()) or of the
+ * listening one (listeners map) into its end of the flow entry.
+ * UDP has no establishment: socks, an LRU hash struct ps_sock_key ->
+ * struct ps_sock_owner, holds the exec that sent to a destination
+ * (written by cgroup/sendmsg and sock_send_length), and the TC programs
+ * look it up when a UDP flow starts; a UDP port bound by a watched
+ * process is in listeners, for the flows of datagrams from peers it
+ * never sent to. The socks key is the flow seen from the process, with
+ * its netns inode: the local address is zero (an unbound socket's source
+ * is chosen after the hooks run). The daemon deletes UDP entries unused
+ * for PS_SOCK_UDP_IDLE_NS. */
 #ifndef PS_MAX_SOCKS
 #define PS_MAX_SOCKS 65536
 #endif
 #ifndef PS_MAX_LISTENERS
 #define PS_MAX_LISTENERS 8192
 #endif
-#define PS_SOCK_LINGER_NS (5ULL * 1000000000ULL)
 #define PS_SOCK_UDP_IDLE_NS (120ULL * 1000000000ULL) /* UDP entry unused */
 #define PS_PIN_SOCKS "socks"
 #define PS_PIN_LISTENERS "listeners"
 #define PS_PIN_UDP_BINDS "udp_binds"
+#define PS_PIN_PEERS "peers"
+#define PS_PIN_MARKS "marks"
+#define PS_PIN_FLOW_AGG "flow_agg"
 
 struct ps_sock_key {
 	__u32 netns_ino;   /* the process's (pod's) netns */
@@ -494,43 +582,41 @@ enum ps_sock_flags {
 	PS_SOCK_FAILED = 1U << 2,  /* TCP connect that never got established */
 	PS_SOCK_UDP_SENDTO = 1U << 3, /* UDP datagram with an address */
 	PS_SOCK_INHERITED = 1U << 4, /* another exec of the process holds it */
+	/* why a CONNECT event was sent (a notice for detection), besides
+	 * PS_SOCK_FAILED: */
+	PS_SOCK_NEW_PEER = 1U << 5, /* not in the pod's peers map */
+	PS_SOCK_MARKED = 1U << 6,   /* made by a marked process tree */
+	PS_SOCK_RECORD = 1U << 7,   /* connect records are on (--records) */
+	PS_SOCK_REFUSED = 1U << 8,  /* FAILED by an RST answer (ECONNREFUSED),
+				     * not by a timeout or a close */
 };
+
+#define PS_SOCK_NOTICE (PS_SOCK_FAILED | PS_SOCK_NEW_PEER | PS_SOCK_MARKED)
 
 struct ps_sock_owner {
-	struct ps_exec_id exec; /* connecting / listening / sending exec */
+	struct ps_exec_id exec; /* the sending exec */
 	__u32 tgid;
 	__u32 flags;	 /* enum ps_sock_flags */
-	__u64 seen;	 /* boot ns: written, or last UDP send (1 s steps) */
-	__u64 closed_at; /* boot ns of TCP CLOSE, 0 while open */
+	__u64 seen;	 /* boot ns: written, or last send (1 s steps) */
+	__u64 pad;
 };
 
-/* The socks key of flow k of the pod in netns: the pod's side is the
- * socket's local side; UDP entries have no local address. 0 when the
- * protocol has no socks entries. */
-static inline int ps_sock_key_of_flow(const struct ps_flow_key *k,
+/* The socks key of the end `side` of flow k, the end of the pod in
+ * netns: 0 when the protocol has no socks entries (only UDP has). */
+static inline int ps_sock_key_of_flow(const struct ps_flow_key *k, int side,
 				      __u32 netns, struct ps_sock_key *sk)
 {
-	if (k->proto != 6 && k->proto != 17)
+	if (k->proto != 17)
 		return 0;
 	sk->netns_ino = netns;
 	sk->family = k->family;
 	sk->proto = k->proto;
-	sk->local_port = k->pod_port;
-	sk->remote_port = k->peer_port;
+	sk->local_port = k->port[side];
+	sk->remote_port = k->port[!side];
 	sk->pad = 0;
-	sk->local_addr = k->pod_addr;
-	sk->remote_addr = k->peer_addr;
-	if (k->proto == 17)
-		__builtin_memset(&sk->local_addr, 0, sizeof(sk->local_addr));
+	__builtin_memset(&sk->local_addr, 0, sizeof(sk->local_addr));
+	sk->remote_addr = k->addr[!side];
 	return 1;
-}
-
-/* Whether socket entry o can own a flow that started at first_seen: a
- * socket closed before it belongs to an earlier connection on the tuple. */
-static inline int ps_sock_owns_flow(const struct ps_sock_owner *o,
-				    __u64 first_seen)
-{
-	return !o->closed_at || o->closed_at >= first_seen;
 }
 
 /* listeners: hash, (netns, proto, port) -> the listening process */
@@ -551,7 +637,9 @@ struct ps_listener {
 /* PS_EV_CONNECT, PS_EV_ACCEPT, PS_EV_LISTEN, PS_EV_INHERIT. `key` is
  * seen from the process (local = its side; LISTEN: the listening address,
  * remote zero). INHERIT: `exec` opened the socket, `holder` is the exec
- * of the same process that closed it (after execve, e.g. nc -e). */
+ * of the same process that reads it now (after execve, e.g. nc -e).
+ * CONNECT is sent when connect records are on, and always as a notice
+ * (flags & PS_SOCK_NOTICE) for a connection detection must see now. */
 struct ps_sock_event {
 	struct ps_event_hdr hdr;
 	struct ps_sock_key key;
@@ -562,10 +650,82 @@ struct ps_sock_event {
 	__u32 pad;
 };
 
-_Static_assert(sizeof(struct ps_sock_key) == sizeof(struct ps_flow_key),
-	       "ps_sock_key mirrors ps_flow_key");
+/* ---- peers: LRU hash, struct ps_peer_key -> struct ps_peer ----
+ * What a pod is known to talk to, written by the daemon: the baseline
+ * it learned (LEARNED), and destinations it reported lately (QUIET until
+ * `until`). A connection to a known peer costs no event; any other is a
+ * notice. Keyed by the pod's netns, as the socket programs see it. */
+#ifndef PS_MAX_PEERS
+#define PS_MAX_PEERS 65536
+#endif
+
+struct ps_peer_key {
+	__u32 netns_ino;
+	__u8 family;
+	__u8 proto;
+	__be16 port; /* destination port */
+	union ps_addr addr;
+};
+
+enum ps_peer_flags {
+	PS_PEER_LEARNED = 1U << 0, /* in the pod's baseline */
+	PS_PEER_QUIET = 1U << 1,   /* reported: no notice until `until` */
+};
+
+struct ps_peer {
+	__u32 flags; /* enum ps_peer_flags */
+	__u32 pad;
+	__u64 until; /* boot ns, PS_PEER_QUIET */
+};
+
+/* ---- marks: hash, tgid -> struct ps_mark ----
+ * Process trees detection follows in real time: every connection of a
+ * marked process is a notice. Marks are set by the exec program (stdio
+ * on a network socket) and by the daemon (a foothold found in user
+ * space), inherited by every child at fork in the kernel (a tree cannot
+ * outrun the daemon by forking) and removed at exit. A hash, not an LRU:
+ * a fork storm must not evict marks; a full map is counted. */
+#ifndef PS_MAX_MARKS
+#define PS_MAX_MARKS 16384
+#endif
+
+enum ps_mark_flags {
+	PS_MARK_STDIO = 1U << 0,    /* an exec with stdio on a network socket */
+	PS_MARK_FOOTHOLD = 1U << 1, /* the daemon found a foothold */
+};
+
+struct ps_mark {
+	struct ps_exec_id root; /* the exec that was marked first */
+	__u32 flags;		/* enum ps_mark_flags */
+	__u32 pad;
+};
+
+/* Socket records the daemon asked for (--records), sock.bpf.c rodata
+ * `sock_records`: their events are sent; notices always are. */
+enum ps_sock_records {
+	PS_REC_CONNECT = 1U << 0,
+	PS_REC_ACCEPT = 1U << 1,
+	PS_REC_LISTEN = 1U << 2,
+	PS_REC_INHERIT = 1U << 3,
+};
+
+/* sock_counts (sock.bpf.c, per-CPU array): what the socket programs saw,
+ * for the daemon's stats record; a notice not sent is QUIET. */
+enum ps_sock_count {
+	PS_SC_CONNECT = 0,	  /* TCP connects established */
+	PS_SC_CONNECT_FAILED = 1, /* TCP connects that failed */
+	PS_SC_ACCEPT = 2,	  /* TCP connections accepted */
+	PS_SC_UDP = 3,		  /* UDP destinations of an exec */
+	PS_SC_NOTICE = 4,	  /* connections sent to detection */
+	PS_SC_QUIET = 5,	  /* connections to known peers: nothing sent */
+	PS_SC_MAX,
+};
+
+_Static_assert(sizeof(struct ps_sock_key) == 44, "ps_sock_key layout");
 _Static_assert(sizeof(struct ps_sock_owner) == 40, "ps_sock_owner layout");
 _Static_assert(sizeof(struct ps_sock_event) == 104, "ps_sock_event layout");
+_Static_assert(sizeof(struct ps_peer_key) == 24, "ps_peer_key layout");
+_Static_assert(sizeof(struct ps_mark) == 24, "ps_mark layout");
 
 /* ---- runtime configuration of process.bpf.c (rodata) ---- */
 enum ps_scope {

@@ -23,9 +23,14 @@ int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 tgid = BPF_CORE_READ(child, tgid);
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	struct ps_proc *pp, c = {};
+	struct ps_mark *m;
 
 	if ((__u32)BPF_CORE_READ(child, pid) != tgid)
 		return 0; /* a thread: same process */
+	/* a marked tree stays marked, however fast it forks */
+	m = bpf_map_lookup_elem(&marks, &ptgid);
+	if (m && bpf_map_update_elem(&marks, &tgid, m, BPF_ANY))
+		drop_count(PS_DROP_MARKS_FULL);
 	pp = bpf_map_lookup_elem(&procs, &ptgid);
 	if (pp) {
 		c.exec = pp->exec;
@@ -147,6 +152,7 @@ int BPF_PROG(ps_exit, struct task_struct *task)
 		return 0;
 	pc = *p;
 	bpf_map_delete_elem(&procs, &tgid);
+	bpf_map_delete_elem(&marks, &tgid);
 	if (!(pc.flags & PS_PROC_REPORTED) || (pc.flags & PS_PROC_CLONE))
 		return 0;
 

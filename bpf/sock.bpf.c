@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Flow-process correlation: which exec owns each TCP/UDP socket of a
- * watched pod, written to the socks map under the same tuple the TC flow
- * programs see, so that a flow is stamped with its process in the kernel.
+ * Flow-process correlation and the connection notices of detection.
  *
- * TCP connect: cgroup/connect4|6 keeps the caller in the socket's own
- * storage (the source port is not chosen yet); inet_sock_set_state completes the
- * tuple at SYN_SENT -> ESTABLISHED (or CLOSE: failed). Passive opens
- * (SYN_RECV -> ESTABLISHED, in softirq) belong to the process listening
- * on the port (listeners map, written at LISTEN). UDP: cgroup/sendmsg4|6
- * for datagrams with an address, sock_send_length for connected sockets;
- * a UDP port bound by a watched process (cgroup/post_bind4|6, until
- * cgroup/sock_release) is that process's in the listeners map, which
- * names the receiver of datagrams from peers it never sent to.
- * CLOSE only marks the entry; the daemon deletes it PS_SOCK_LINGER_NS
- * later, so late packets still match. One ring-buffer event per connect,
- * accept, listen and UDP destination, never one per packet.
+ * TCP: cgroup/connect4|6 keeps the caller (and whether its tree is
+ * marked) in the socket's own storage (the source port is not chosen
+ * yet); inet_sock_set_state completes the tuple at SYN_SENT ->
+ * ESTABLISHED (or CLOSE: failed) and stamps the caller's exec into its
+ * end of the flow entry, which the connection's first packet made.
+ * Passive opens (SYN_RECV -> ESTABLISHED, in softirq) belong to the
+ * process listening on the port (listeners map, written at LISTEN). UDP:
+ * cgroup/sendmsg4|6 for datagrams with an address, sock_send_length for
+ * connected sockets, write the sender into socks for TC to find; a UDP
+ * port bound by a watched process (cgroup/post_bind4|6, until
+ * cgroup/sock_release) is that process's in the listeners map.
+ *
+ * The kernel decides what detection must see at once: a connection (TCP
+ * established or failed, the first datagram of an exec to a UDP
+ * destination) is sent as a notice only when it failed, when its tree is
+ * marked (marks map), or when its destination is not in the pod's peers
+ * map. A pod talking to a peer it knows costs no event until its flow
+ * ends. The connect, accept, listen and inherit records the daemon may
+ * be asked for (--records) are sent only then; an inherit, a socket read
+ * by a later exec of the process that opened it (nc -e), always is (it
+ * is rare, and the flow record names the holder).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -36,6 +43,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define PS_SOCK_STREAM 1
 #define PS_SOCK_DGRAM 2
 #define PS_SEEN_STEP_NS 1000000000ULL
+#define PS_ECONNREFUSED 111
 
 /* TCP states as in include/net/tcp_states.h */
 enum {
@@ -46,24 +54,44 @@ enum {
 	PS_TCP_LISTEN = 10,
 };
 
+/* Socket records asked for (enum ps_sock_records); set before load. */
+const volatile __u32 sock_records;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PS_SC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sock_counts SEC(".maps");
+
+static __always_inline void sock_count(enum ps_sock_count what)
+{
+	__u32 key = what;
+	__u64 *n = bpf_map_lookup_elem(&sock_counts, &key);
+
+	if (n)
+		*n += 1;
+}
+
 /* The process calling a socket hook. */
 struct ps_sock_caller {
 	struct ps_exec_id exec;
 	__u32 tgid;
 	__u32 netns_ino;
+	bool marked; /* its tree is followed in real time */
 };
 
 /* The exec that opened a TCP socket, kept on the socket itself from
  * connect() (or accept) until the socket is freed: connect_done takes
  * the caller from it once the tuple is complete, and sock_recv_length
- * compares the reading exec with it, without building the socks key
- * and looking it up on every read. */
+ * compares the reading exec with it. */
 #define PS_HELD_CONNECTING (1U << 31) /* connect() called, not established */
+#define PS_HELD_MARKED (1U << 30)     /* the caller's tree was marked */
 
 struct ps_sock_held {
 	struct ps_exec_id exec;
 	__u32 tgid;
-	__u32 flags; /* PS_HELD_CONNECTING; PS_SOCK_INHERITED once reported */
+	__u32 flags; /* PS_HELD_*; PS_SOCK_INHERITED once reported */
 };
 
 struct {
@@ -108,6 +136,7 @@ static __always_inline bool current_owner(struct ps_sock_caller *o)
 	}
 	o->exec = p->exec;
 	o->tgid = tgid;
+	o->marked = bpf_map_lookup_elem(&marks, &tgid) != NULL;
 	return true;
 }
 
@@ -136,6 +165,39 @@ static __always_inline void sock_emit(__u32 type, const struct ps_sock_key *k,
 	e->flags = flags;
 	e->pad = 0;
 	events_submit(e, sizeof(*e));
+}
+
+/* Why a connection (flags: PS_SOCK_CONNECT, PS_SOCK_FAILED...) must be
+ * sent: the PS_SOCK_NOTICE bits for detection, PS_SOCK_RECORD when
+ * connect records are on; 0 when it costs no event. */
+static __always_inline __u32 connect_notice(const struct ps_sock_key *k,
+					    __u32 flags, bool marked)
+{
+	struct ps_peer_key pk = {
+		.netns_ino = k->netns_ino,
+		.family = k->family,
+		.proto = k->proto,
+		.port = k->remote_port,
+		.addr = k->remote_addr,
+	};
+	struct ps_peer *peer;
+
+	if (sock_records & PS_REC_CONNECT)
+		flags |= PS_SOCK_RECORD;
+	if (marked) {
+		flags |= PS_SOCK_MARKED;
+	} else if (!(flags & PS_SOCK_FAILED)) {
+		peer = bpf_map_lookup_elem(&peers, &pk);
+		if (peer && ((peer->flags & PS_PEER_LEARNED) ||
+			     ((peer->flags & PS_PEER_QUIET) &&
+			      bpf_ktime_get_boot_ns() < peer->until))) {
+			sock_count(PS_SC_QUIET);
+			return flags & PS_SOCK_RECORD ? flags : 0;
+		}
+		flags |= PS_SOCK_NEW_PEER;
+	}
+	sock_count(PS_SC_NOTICE);
+	return flags;
 }
 
 static __always_inline bool v4_mapped(const __be32 *w)
@@ -195,20 +257,50 @@ static __always_inline bool sock_key_of(const struct sock *sk,
 	return true;
 }
 
-static __always_inline void socks_put(const struct ps_sock_key *k,
-				      const struct ps_exec_id *exec, __u32 tgid,
-				      __u32 flags, __u64 now)
+/*
+ * Name the socket's end of its flow: the flow entry under the canonical
+ * key of the socket's tuple (TC made it with the connection's first
+ * packet) gets exec and tgid in the end that is the socket's. False when
+ * there is no entry (the flow was not seen on a pod's veth: loopback
+ * inside the pod, or evicted).
+ */
+static __always_inline bool flow_stamp(const struct ps_sock_key *k,
+				       const struct ps_exec_id *exec,
+				       __u32 tgid)
 {
-	struct ps_sock_owner o = {
-		.exec = *exec,
-		.tgid = tgid,
-		.flags = flags,
-		.seen = now,
-		.closed_at = (flags & PS_SOCK_FAILED) ? now : 0,
-	};
+	struct ps_flow_key fk = {};
+	struct ps_flow *f;
+	int local, words = k->family == PS_AF_INET ? 1 : 4;
 
-	if (bpf_map_update_elem(&socks, k, &o, BPF_ANY))
-		drop_count(PS_DROP_SOCKS_FULL);
+	local = !ps_flow_side_lower(k->local_addr.w, k->local_port,
+				    k->remote_addr.w, k->remote_port, words);
+	/* no variable index into the stack: the verifier refuses it */
+	if (local) {
+		fk.addr[1] = k->local_addr;
+		fk.addr[0] = k->remote_addr;
+		fk.port[1] = k->local_port;
+		fk.port[0] = k->remote_port;
+	} else {
+		fk.addr[0] = k->local_addr;
+		fk.addr[1] = k->remote_addr;
+		fk.port[0] = k->local_port;
+		fk.port[1] = k->remote_port;
+	}
+	fk.family = k->family;
+	fk.proto = k->proto;
+	if (k->family == PS_AF_INET) {
+		struct ps_flow_key4 k4;
+
+		ps_flow_key4_of(&fk, &k4);
+		f = bpf_map_lookup_elem(&flows4, &k4);
+	} else {
+		f = bpf_map_lookup_elem(&flows6, &fk);
+	}
+	if (!f)
+		return false;
+	f->end[local & 1].exec = *exec;
+	f->end[local & 1].tgid = tgid;
+	return true;
 }
 
 /* ---- TCP connect: who called connect() ---- */
@@ -220,7 +312,8 @@ static __always_inline int connect_begin(struct bpf_sock_addr *ctx)
 	if (ctx->type != PS_SOCK_STREAM || !ctx->sk)
 		return 1;
 	if (current_owner(&o))
-		sock_hold(ctx->sk, &o.exec, o.tgid, PS_HELD_CONNECTING);
+		sock_hold(ctx->sk, &o.exec, o.tgid,
+			  PS_HELD_CONNECTING | (o.marked ? PS_HELD_MARKED : 0));
 	return 1;
 }
 
@@ -237,11 +330,13 @@ int ps_connect6(struct bpf_sock_addr *ctx)
 }
 
 /* SYN_SENT -> ESTABLISHED (flags 0) or -> CLOSE (PS_SOCK_FAILED): the
- * source port is known now. */
+ * source port is known now. A failed connect's flow ended already (its
+ * RST passed TC first): the notice names it. */
 static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 {
 	struct ps_sock_held *h;
 	struct ps_sock_key k;
+	__u32 why;
 
 	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL, 0);
 	if (!h || !(h->flags & PS_HELD_CONNECTING))
@@ -249,9 +344,17 @@ static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 	h->flags &= ~PS_HELD_CONNECTING;
 	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
 		return;
-	flags |= PS_SOCK_CONNECT;
-	socks_put(&k, &h->exec, h->tgid, flags, bpf_ktime_get_boot_ns());
-	sock_emit(PS_EV_CONNECT, &k, &h->exec, h->tgid, NULL, flags);
+	if (flags & PS_SOCK_FAILED) {
+		sock_count(PS_SC_CONNECT_FAILED);
+	} else {
+		sock_count(PS_SC_CONNECT);
+		if (!flow_stamp(&k, &h->exec, h->tgid))
+			drop_count(PS_DROP_FLOW_UNNAMED);
+	}
+	why = connect_notice(&k, flags | PS_SOCK_CONNECT,
+			     h->flags & PS_HELD_MARKED);
+	if (why)
+		sock_emit(PS_EV_CONNECT, &k, &h->exec, h->tgid, NULL, why);
 }
 
 /* ---- TCP listen and accept ---- */
@@ -278,7 +381,8 @@ static __always_inline void listen_start(const struct sock *sk)
 	l.tgid = o.tgid;
 	if (bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY))
 		drop_count(PS_DROP_SOCKS_FULL);
-	sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
+	if (sock_records & PS_REC_LISTEN)
+		sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
 }
 
 static __always_inline void listen_end(const struct sock *sk)
@@ -310,23 +414,13 @@ static __always_inline void accept_done(const struct sock *sk)
 	l = bpf_map_lookup_elem(&listeners, &lk);
 	if (!l)
 		return;
-	socks_put(&k, &l->exec, l->tgid, PS_SOCK_ACCEPT,
-		  bpf_ktime_get_boot_ns());
+	sock_count(PS_SC_ACCEPT);
+	if (!flow_stamp(&k, &l->exec, l->tgid))
+		drop_count(PS_DROP_FLOW_UNNAMED);
 	sock_hold((void *)sk, &l->exec, l->tgid, 0);
-	sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL, PS_SOCK_ACCEPT);
-}
-
-/* Any other -> CLOSE: keep the entry, mark it for deferred deletion. */
-static __always_inline void sock_closed(const struct sock *sk)
-{
-	struct ps_sock_owner *o;
-	struct ps_sock_key k;
-
-	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
-		return;
-	o = bpf_map_lookup_elem(&socks, &k);
-	if (o && !o->closed_at)
-		o->closed_at = bpf_ktime_get_boot_ns();
+	if (sock_records & PS_REC_ACCEPT)
+		sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL,
+			  PS_SOCK_ACCEPT);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -347,25 +441,42 @@ int BPF_PROG(ps_sock_state, const struct sock *sk, const int oldstate,
 		break;
 	case PS_TCP_CLOSE:
 		if (oldstate == PS_TCP_SYN_SENT)
-			connect_done(sk, PS_SOCK_FAILED);
+			connect_done(sk, PS_SOCK_FAILED |
+					 (sk->sk_err == PS_ECONNREFUSED ?
+					  PS_SOCK_REFUSED : 0));
 		else if (oldstate == PS_TCP_LISTEN)
 			listen_end(sk);
-		else
-			sock_closed(sk);
 		break;
 	}
 	return 0;
 }
 
 /* ---- UDP ---- */
-/* A datagram of a watched process to k's destination: a new entry and a
- * CONNECT event the first time, else a refresh of `seen` (at most once a
- * second: the daemon ends UDP entries unused for PS_SOCK_UDP_IDLE_NS). */
+static __always_inline void socks_put(const struct ps_sock_key *k,
+				      const struct ps_exec_id *exec, __u32 tgid,
+				      __u32 flags, __u64 now)
+{
+	struct ps_sock_owner o = {
+		.exec = *exec,
+		.tgid = tgid,
+		.flags = flags,
+		.seen = now,
+	};
+
+	if (bpf_map_update_elem(&socks, k, &o, BPF_ANY))
+		drop_count(PS_DROP_SOCKS_FULL);
+}
+
+/* A datagram of a watched process to k's destination: a new entry (and
+ * a notice, if detection must see it) the first time, else a refresh of
+ * `seen` (at most once a second: the daemon ends UDP entries unused for
+ * PS_SOCK_UDP_IDLE_NS). */
 static __always_inline void udp_sent(struct ps_sock_key *k, __u32 flags)
 {
 	struct ps_sock_caller o;
 	struct ps_sock_owner *cur;
 	__u64 now;
+	__u32 why;
 
 	if (!current_owner(&o))
 		return;
@@ -380,7 +491,10 @@ static __always_inline void udp_sent(struct ps_sock_key *k, __u32 flags)
 	}
 	flags |= PS_SOCK_CONNECT;
 	socks_put(k, &o.exec, o.tgid, flags, now);
-	sock_emit(PS_EV_CONNECT, k, &o.exec, o.tgid, NULL, flags);
+	sock_count(PS_SC_UDP);
+	why = connect_notice(k, flags, o.marked);
+	if (why)
+		sock_emit(PS_EV_CONNECT, k, &o.exec, o.tgid, NULL, why);
 }
 
 /* sendto/sendmsg with an address: the kernel's copy of it; the source
@@ -462,7 +576,8 @@ static __always_inline int udp_bound(struct bpf_sock *sk, bool v6)
 	if (bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY) ||
 	    bpf_map_update_elem(&udp_binds, &l.cookie, &lk, BPF_ANY))
 		drop_count(PS_DROP_SOCKS_FULL);
-	sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
+	if (sock_records & PS_REC_LISTEN)
+		sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
 	return 1;
 }
 
@@ -526,9 +641,8 @@ int BPF_PROG(ps_sock_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ps_sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, sflags;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct ps_sock_held *h;
-	struct ps_sock_owner *o;
 	struct ps_sock_key k;
 	struct ps_proc *p;
 
@@ -543,12 +657,7 @@ int BPF_PROG(ps_sock_recv, struct sock *sk, int ret, int flags)
 	h->flags |= PS_SOCK_INHERITED;
 	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
 		return 0;
-	sflags = PS_SOCK_INHERITED;
-	o = bpf_map_lookup_elem(&socks, &k);
-	if (o) {
-		o->flags |= PS_SOCK_INHERITED;
-		sflags = o->flags;
-	}
-	sock_emit(PS_EV_INHERIT, &k, &h->exec, tgid, &p->exec, sflags);
+	sock_emit(PS_EV_INHERIT, &k, &h->exec, tgid, &p->exec,
+		  PS_SOCK_INHERITED);
 	return 0;
 }

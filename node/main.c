@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * podsentryd: the node daemon. Loads and pins podsentry's BPF programs and
- * maps, traces process exec/fork/exit, attributes processes to pods by
- * network namespace, and writes JSON lines.
+ * podsentryd: the node daemon. Wiring only: options, then the stages of
+ * the pipeline (node/kern: programs and events; node/state: processes,
+ * pods, sockets, flows; node/records: the record writers; node/sinks:
+ * export and pod logs; node/detect: detection), and the event loop.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,16 +20,19 @@
 #include <bpf/libbpf.h>
 
 #include "podsentry.h"
-#include "node/sinks/export.h"
 #include "node/detect/config.h"
 #include "node/detect/detect.h"
+#include "node/kern/events.h"
+#include "node/kern/loader.h"
+#include "node/records/flow.h"
+#include "node/records/process.h"
+#include "node/records/records.h"
+#include "node/records/stats.h"
+#include "node/sinks/sinks.h"
 #include "node/state/flows.h"
 #include "node/state/listeners.h"
-#include "node/kern/loader.h"
-#include "node/sinks/podlog.h"
 #include "node/state/pods.h"
 #include "node/state/proc_cache.h"
-#include "node/records/records.h"
 #include "node/state/sockets.h"
 
 #define PROC_GRACE_NS (60ULL * 1000000000ULL)
@@ -50,6 +54,13 @@ static const char usage_text[] =
 "  --log-dir DIR      also write each pod's records to DIR/<namespace>/<pod>.log\n"
 "  --flow-update SEC  report long flows every SEC seconds (default 30)\n"
 "  --flow-idle SEC    end flows idle for SEC seconds (default 60)\n"
+"  --flow-aggregate SEC fold the short connections that end within SEC\n"
+"                     seconds into one record per pod process, peer and\n"
+"                     port (default: off, one record per connection)\n"
+"  --records LIST     also write socket records: connect, accept, listen,\n"
+"                     inherit (comma-separated, or all; default none)\n"
+"  --stats-interval SEC a stats record every SEC seconds when something\n"
+"                     changed (default 10), and at exit\n"
 "  --max-flows N4[,N6] flow table sizes, IPv4 and IPv6 entries (default\n"
 "                     131072,65536; LRU: the least recent flows make room)\n"
 "  --node-name NAME   node name in records and exec ids (default: hostname)\n"
@@ -66,6 +77,7 @@ static const char usage_text[] =
 "  podsentryd                                  # pods only, JSON on stdout\n"
 "  podsentryd --scope all --export /var/log/podsentry.json\n"
 "  podsentryd --log-dir /var/log/podsentry/pods --flow-idle 30\n"
+"  podsentryd --flow-aggregate 10 --records connect,accept\n"
 "  podsentryd --bpffs /sys/fs/bpf/ps-test --keep-pins -v\n";
 
 struct options {
@@ -77,6 +89,9 @@ struct options {
 	const char *config, *alerts, *state_file;
 	__u64 flow_update_ns;
 	__u64 flow_idle_ns;
+	__u64 flow_aggregate_ns; /* 0: off */
+	__u64 stats_ns;
+	__u32 records;		 /* enum ps_sock_records */
 	__u32 max_flows4, max_flows6;
 	enum ps_scope scope;
 	bool keep_pins;
@@ -86,18 +101,21 @@ struct options {
 struct daemon {
 	struct options opt;
 	struct loader loader;
-	struct exporter out;
-	struct podlog *podlog;
+	struct sinks sinks;
 	struct det_config cfg;
 	struct detect *detect;
 	struct flow_table *flows;
+	struct sockets *sockets;
 	struct record_ctx rc;
 	struct proc_cache *procs;
 	struct pods *pods;
+	struct events events;
 	struct ring_buffer *rb;
+	struct jw w; /* process, stats and lost records */
 	int drops_fd;
 	__u64 drops_seen[PS_DROP_MAX];
-	unsigned long long events, bad_events;
+	__u64 last_stats;
+	unsigned long long stats_sig, unwritten;
 	char node[256];
 };
 
@@ -153,6 +171,33 @@ static int max_flows_parse(const char *s, __u32 *n4, __u32 *n6)
 	return 0;
 }
 
+/* "connect,accept,...": enum ps_sock_records */
+static int records_parse(const char *s, __u32 *out)
+{
+	static const struct { const char *name; __u32 bit; } names[] = {
+		{ "connect", PS_REC_CONNECT }, { "accept", PS_REC_ACCEPT },
+		{ "listen", PS_REC_LISTEN }, { "inherit", PS_REC_INHERIT },
+		{ "all", PS_REC_CONNECT | PS_REC_ACCEPT | PS_REC_LISTEN | PS_REC_INHERIT },
+	};
+	const char *p = s;
+
+	*out = 0;
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && !strncmp(p, names[i].name, n))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -EINVAL;
+		*out |= names[i].bit;
+		p += n;
+		if (*p == ',' && *++p == 0)
+			return -EINVAL;
+	}
+	return *out ? 0 : -EINVAL;
+}
+
 static int options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -166,6 +211,9 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "flow-update", required_argument, NULL, 'U' },
 		{ "flow-idle", required_argument, NULL, 'I' },
 		{ "max-flows", required_argument, NULL, 'M' },
+		{ "flow-aggregate", required_argument, NULL, 'G' },
+		{ "records", required_argument, NULL, 'R' },
+		{ "stats-interval", required_argument, NULL, 'Q' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "alerts", required_argument, NULL, 'A' },
 		{ "state-file", required_argument, NULL, 'T' },
@@ -182,6 +230,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->scope = PS_SCOPE_PODS;
 	o->flow_update_ns = 30ULL * 1000000000ULL;
 	o->flow_idle_ns = 60ULL * 1000000000ULL;
+	o->stats_ns = 10ULL * 1000000000ULL;
 	o->max_flows4 = PS_MAX_FLOWS;
 	o->max_flows6 = PS_MAX_FLOWS6;
 	opterr = 0;
@@ -202,6 +251,27 @@ static int options_parse(struct options *o, int argc, char **argv)
 							   : &o->flow_idle_ns)) {
 				fprintf(stderr, "podsentryd: --%s: \"%s\" is not a number of seconds > 0\n",
 					c == 'U' ? "flow-update" : "flow-idle", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'Q':
+			if (seconds_parse(optarg, &o->stats_ns)) {
+				fprintf(stderr, "podsentryd: --stats-interval: \"%s\" is not a number of seconds > 0\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'G':
+			if (seconds_parse(optarg, &o->flow_aggregate_ns)) {
+				fprintf(stderr, "podsentryd: --flow-aggregate: \"%s\" is not a number of seconds > 0\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'R':
+			if (records_parse(optarg, &o->records)) {
+				fprintf(stderr, "podsentryd: --records: \"%s\" is not a comma-separated list of connect, accept, listen, inherit (or all)\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -251,103 +321,33 @@ static int options_parse(struct options *o, int argc, char **argv)
 	return 0;
 }
 
-static char *cwd_from_components(const char *buf, __u32 len)
+/* ---- the pipeline: events -> state -> records -> sinks, detection ---- */
+
+/* A finished record line to the sinks (a, b: the pods it is about). */
+static void line_out(struct daemon *d, struct jw *w, __u32 netns_a,
+		     __u32 netns_b)
 {
-	const char *comp[PS_CWD_DEPTH + 1];
-	size_t total = 2;
-	__u32 i = 0, n = 0;
-	char *s, *p;
-
-	while (i < len && n < PS_CWD_DEPTH + 1) {
-		size_t l = strnlen(buf + i, len - i);
-
-		comp[n++] = buf + i;
-		total += l + 1;
-		i += l + 1;
+	if (w->oom) {
+		d->unwritten++;
+		return;
 	}
-	s = p = malloc(total);
-	if (!s)
-		return NULL;
-	if (!n)
-		*p++ = '/';
-	while (n--) {
-		*p++ = '/';
-		p = stpcpy(p, comp[n]);
-	}
-	*p = 0;
-	return s;
+	sinks_write(&d->sinks, w->buf, w->len, netns_a, netns_b);
 }
 
-/* A record line to the node-wide export and, when the record has a pod
- * (netns), to that pod's log. */
-static void emit_line(struct daemon *d, const char *line, size_t len,
-		      __u32 netns)
+static __u32 pod_netns(struct daemon *d, __u32 netns)
 {
-	exporter_write_line(&d->out, line, len);
-	if (d->podlog && netns)
-		podlog_write_line(d->podlog, &d->rc, netns, line, len);
+	return record_pod_known(&d->rc, netns) ? netns : 0;
 }
 
-static void emit_pod(struct daemon *d, struct json_object *rec, __u32 netns)
-{
-	size_t len;
-	const char *s = json_object_to_json_string_length(rec,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-
-	if (s)
-		emit_line(d, s, len, json_object_object_get_ex(rec, "pod", NULL) ?
-				     netns : 0);
-	else
-		d->out.write_errors++;
-	detect_record(d->detect, rec, netns);
-	json_object_put(rec);
-}
-
-static void emit(struct daemon *d, struct json_object *rec)
-{
-	emit_pod(d, rec, 0);
-}
-
-static void flow_emit(void *arg, struct json_object *rec, __u32 netns)
-{
-	emit_pod(arg, rec, netns);
-}
-
-/* connect, accept, listen, inherit and flow records, written as text */
-static void line_emit(void *arg, const char *line, size_t len, __u32 netns,
-		      const struct conn_rec *c)
+static void on_exec(void *arg, const struct ps_exec_event *e)
 {
 	struct daemon *d = arg;
+	struct proc *p = proc_from_exec(e), *pp, stub;
 
-	emit_line(d, line, len, netns);
-	if (c)
-		detect_conn(d->detect, c);
-}
-
-static void on_exec(struct daemon *d, const struct ps_exec_event *e)
-{
-	struct proc *p = calloc(1, sizeof(*p)), *pp;
-	struct json_object *rec;
-
-	if (!p)
+	if (!p) {
+		d->unwritten++;
 		return;
-	p->id = e->exec;
-	p->parent = e->parent;
-	p->pid = e->tgid;
-	p->ppid = e->ppid;
-	p->uid = e->uid;
-	p->gid = e->gid;
-	p->netns_ino = e->netns_ino;
-	p->cgroup_id = e->cgroup_id;
-	p->exec_flags = e->flags;
-	p->binary = strndup(e->binary, sizeof(e->binary));
-	p->args_len = e->args_len; /* < PS_ARGS_MAX: checked by on_event */
-	p->args = malloc(p->args_len + 1);
-	if (p->args) {
-		memcpy(p->args, e->args, p->args_len);
-		p->args[p->args_len] = 0;
 	}
-	p->cwd = cwd_from_components(e->args + p->args_len, e->cwd_len);
 	if (!p->parent.ktime) {
 		/* the kernel did not know the parent's exec: ask the cache */
 		pp = proc_cache_by_pid(d->procs, p->parent.pid);
@@ -355,31 +355,25 @@ static void on_exec(struct daemon *d, const struct ps_exec_event *e)
 			p->parent = pp->id;
 	}
 	proc_cache_add(d->procs, p);
-
-	rec = record_new(&d->rc, "process_exec", e->hdr.ktime);
-	record_add_pod(&d->rc, rec, p->netns_ino);
-	json_object_object_add(rec, "process", process_json(&d->rc, p));
-	if (e->flags & PS_EXEC_PARENT_OTHER_NETNS) /* entered from outside */
-		json_object_object_add(json_object_object_get(rec, "process"),
-				       "parent_netns",
-				       json_object_new_int64(e->parent_netns_ino));
 	pp = proc_cache_get(d->procs, &p->parent);
-	if (pp) {
-		json_object_object_add(rec, "parent", process_brief_json(&d->rc, pp));
-	} else if (p->parent.pid) {
+	if (!pp && p->parent.pid) {
 		/* an exec the daemon did not report (outside the pods) */
-		struct proc stub = { .id = p->parent, .pid = p->parent.pid };
-
-		json_object_object_add(rec, "parent", process_brief_json(&d->rc, &stub));
+		memset(&stub, 0, sizeof(stub));
+		stub.id = p->parent;
+		stub.pid = p->parent.pid;
+		pp = &stub;
 	}
-	emit_pod(d, rec, p->netns_ino);
+	process_exec_w(&d->rc, &d->w, p, pp, e->hdr.ktime);
+	if (pp == &stub)
+		free(stub.json);
+	line_out(d, &d->w, pod_netns(d, p->netns_ino), 0);
+	detect_exec(d->detect, p);
 }
 
-static void on_exit_event(struct daemon *d, const struct ps_exit_event *e)
+static void on_exit_event(void *arg, const struct ps_exit_event *e)
 {
+	struct daemon *d = arg;
 	struct proc *p = proc_cache_get(d->procs, &e->exec), tmp = {};
-	struct json_object *rec, *pj;
-	__u32 sig = e->exit_code & 0x7f;
 
 	if (!p) {
 		/* exec'd before the cache knew it: report what the kernel has */
@@ -387,76 +381,81 @@ static void on_exit_event(struct daemon *d, const struct ps_exit_event *e)
 		tmp.pid = e->tgid;
 		tmp.netns_ino = e->netns_ino;
 	}
-	rec = record_new(&d->rc, "process_exit", e->hdr.ktime);
-	record_add_pod(&d->rc, rec, e->netns_ino);
-	pj = process_json(&d->rc, p ? p : &tmp);
-	json_object_object_add(rec, "process", pj);
-	if (p) {
-		struct proc *pp = proc_cache_get(d->procs, &p->parent);
-
-		if (pp)
-			json_object_object_add(rec, "parent",
-					       process_brief_json(&d->rc, pp));
-	}
-	json_object_object_add(rec, "exit_code",
-			       json_object_new_int(sig ? 0 : (e->exit_code >> 8) & 0xff));
-	json_object_object_add(rec, "signal", json_object_new_int(sig));
-	if (sig) {
-		const char *name = sigabbrev_np(sig);
-
-		if (name) {
-			char buf[32];
-
-			snprintf(buf, sizeof(buf), "SIG%s", name);
-			json_object_object_add(rec, "signal_name",
-					       json_object_new_string(buf));
-		}
-	}
-	emit_pod(d, rec, e->netns_ino);
+	process_exit_w(&d->rc, &d->w, p ? p : &tmp,
+		       p ? proc_cache_get(d->procs, &p->parent) : NULL,
+		       e->exit_code, e->hdr.ktime);
+	free(tmp.json);
+	line_out(d, &d->w, pod_netns(d, e->netns_ino), 0);
+	detect_exit(d->detect, &e->exec, e->netns_ino);
 	if (p)
 		proc_cache_exit(d->procs, p, e->hdr.ktime);
 }
 
-static int on_event(void *ctx, void *data, size_t len)
+static void on_flow_event(void *arg, const struct ps_flow_event *e)
 {
-	struct daemon *d = ctx;
-	const struct ps_event_hdr *h = data;
+	flows_event(((struct daemon *)arg)->flows, e);
+}
 
-	d->events++;
-	if (len < sizeof(*h))
-		goto bad;
-	switch (h->type) {
-	case PS_EV_EXEC:
-		if (len < PS_EXEC_EVENT_MIN ||
-		    ((const struct ps_exec_event *)data)->args_len >= PS_ARGS_MAX ||
-		    ((const struct ps_exec_event *)data)->cwd_len >= PS_CWD_MAX ||
-		    len < PS_EXEC_EVENT_LEN((const struct ps_exec_event *)data))
-			goto bad;
-		on_exec(d, data);
-		return 0;
-	case PS_EV_EXIT:
-		if (len < sizeof(struct ps_exit_event))
-			goto bad;
-		on_exit_event(d, data);
-		return 0;
-	case PS_EV_FLOW_START:
-	case PS_EV_FLOW_END:
-	case PS_EV_FLOW_UPDATE:
-		if (len < sizeof(struct ps_flow_event))
-			goto bad;
-		flows_event(d->flows, data);
-		return 0;
-	case PS_EV_CONNECT:
-	case PS_EV_ACCEPT:
-	case PS_EV_LISTEN:
-	case PS_EV_INHERIT:
-		if (sockets_event(data, len))
-			goto bad;
-		return 0;
-	}
-bad:
-	d->bad_events++;
-	return 0;
+static int on_sock_event(void *arg, const struct ps_sock_event *e, size_t len)
+{
+	return sockets_event(((struct daemon *)arg)->sockets, e, len);
+}
+
+static void flow_out(void *arg, const struct flow_view *v)
+{
+	struct daemon *d = arg;
+
+	flow_record_w(&d->rc, &d->w, v);
+	line_out(d, &d->w, v->netns[0], v->netns[1]);
+	detect_flow(d->detect, v);
+}
+
+static void agg_out(void *arg, const struct agg_view *a)
+{
+	struct daemon *d = arg;
+
+	agg_record_w(&d->rc, &d->w, a);
+	line_out(d, &d->w, a->netns, a->peer_netns);
+}
+
+static struct proc *flow_holder(void *arg, const struct ps_flow_key *k, int side)
+{
+	return sockets_holder(((struct daemon *)arg)->sockets, k, side);
+}
+
+static void agg_since(void *arg, __u64 ns)
+{
+	loader_agg_since(&((struct daemon *)arg)->loader, ns);
+}
+
+static void sock_line(void *arg, const char *line, size_t len, __u32 netns)
+{
+	sinks_write(&((struct daemon *)arg)->sinks, line, len, netns, 0);
+}
+
+static void sock_notice(void *arg, const struct conn_rec *c)
+{
+	detect_conn(((struct daemon *)arg)->detect, c);
+}
+
+static void sock_failed(void *arg, const struct ps_sock_event *e)
+{
+	flows_connect_failed(((struct daemon *)arg)->flows, e);
+}
+
+/* Alert records: the detection engine builds them as JSON objects. */
+static void alert_out(void *arg, struct json_object *rec, __u32 netns)
+{
+	struct daemon *d = arg;
+	size_t len;
+	const char *s = json_object_to_json_string_length(rec,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+	if (s)
+		sinks_write(&d->sinks, s, len, pod_netns(d, netns), 0);
+	else
+		d->unwritten++;
+	json_object_put(rec);
 }
 
 /* Report growth of the kernel's drop counters as "lost" records. */
@@ -470,7 +469,6 @@ static void drops_report(struct daemon *d)
 		return;
 	for (k = 0; k < PS_DROP_MAX; k++) {
 		__u64 total = 0;
-		struct json_object *rec, *lost;
 		int i;
 
 		if (bpf_map_lookup_elem(d->drops_fd, &k, vals))
@@ -479,17 +477,37 @@ static void drops_report(struct daemon *d)
 			total += vals[i];
 		if (total <= d->drops_seen[k])
 			continue;
-		rec = record_new(&d->rc, "lost", clock_boot_ns());
-		lost = json_object_new_object();
-		json_object_object_add(lost, "reason",
-				       json_object_new_string(drop_names[k] ? drop_names[k] : "unknown"));
-		json_object_object_add(lost, "count",
-				       json_object_new_uint64(total - d->drops_seen[k]));
-		json_object_object_add(lost, "total", json_object_new_uint64(total));
-		json_object_object_add(rec, "lost", lost);
-		emit(d, rec);
+		lost_record_w(&d->rc, &d->w, drop_names[k] ? drop_names[k] : "unknown",
+			      total - d->drops_seen[k], total, clock_boot_ns());
+		line_out(d, &d->w, 0, 0);
 		d->drops_seen[k] = total;
 	}
+}
+
+/* Every --stats-interval when something changed, and at exit. */
+static void stats_report(struct daemon *d, __u64 now, bool force)
+{
+	struct stats_view v = {
+		.flows = flows_stats(d->flows),
+		.sockets = sockets_stats(d->sockets),
+		.unwritten = d->unwritten,
+	};
+	unsigned long long sig;
+
+	if (!force && now - d->last_stats < d->opt.stats_ns)
+		return;
+	d->last_stats = now;
+	sig = v.flows->ended * 31 + v.flows->updates + v.flows->aggregated +
+	      v.sockets->connects + v.sockets->accepts + v.sockets->udp +
+	      v.sockets->notices + v.sockets->quiet + v.sockets->inherits +
+	      v.sockets->connects_failed + v.unwritten;
+	if (!force && sig == d->stats_sig)
+		return;
+	d->stats_sig = sig;
+	v.lines = d->sinks.lines;
+	v.bytes = d->sinks.bytes;
+	stats_record_w(&d->rc, &d->w, &v, now);
+	line_out(d, &d->w, 0, 0);
 }
 
 static int fd_add(int ep, int fd)
@@ -497,6 +515,24 @@ static int fd_add(int ep, int fd)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* Once a second: what time ends, sweeps, caches. */
+static void tick(struct daemon *d)
+{
+	__u64 now;
+
+	record_clock_sync(&d->rc);
+	/* events queued without a wakeup first: the sweep must not end a
+	 * flow whose end event is pending */
+	ring_buffer__consume(d->rb);
+	now = clock_boot_ns();
+	drops_report(d);
+	flows_tick(d->flows, now);
+	sockets_tick(d->sockets, now);
+	proc_cache_reap(d->procs, now);
+	detect_tick(d->detect);
+	stats_report(d, now, false);
 }
 
 static int run(struct daemon *d)
@@ -546,40 +582,28 @@ static int run(struct daemon *d)
 
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
-				record_clock_sync(&d->rc);
-				/* events queued without a wakeup first: the sweep
-				 * must not end a flow whose end event is pending */
-				ring_buffer__consume(d->rb);
-				drops_report(d);
-				flows_sweep(d->flows, clock_boot_ns(), 0);
-				sockets_tick(clock_boot_ns());
-				proc_cache_reap(d->procs, clock_boot_ns());
-				detect_tick(d->detect);
+				tick(d);
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
 
 				if (read(sfd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGHUP) {
-					if (exporter_reopen(&d->out))
-						fprintf(stderr, "podsentryd: reopen %s: %s\n",
-							d->out.path, strerror(errno));
-					podlog_reopen(d->podlog);
+					sinks_reopen(&d->sinks);
 					detect_reopen(d->detect);
 				} else {
 					stop = true;
 				}
 			}
 		}
-		exporter_flush(&d->out);
-		podlog_flush(d->podlog);
+		sinks_flush(&d->sinks);
 	}
 	/* drain what the kernel queued before the signal */
 	ring_buffer__consume(d->rb);
-	flows_sweep(d->flows, clock_boot_ns(), 1);
+	flows_stop(d->flows, !d->opt.keep_pins);
 	drops_report(d);
-	exporter_flush(&d->out);
-	podlog_flush(d->podlog);
+	stats_report(d, clock_boot_ns(), true);
+	sinks_flush(&d->sinks);
 out:
 	if (ep >= 0)
 		close(ep);
@@ -608,7 +632,7 @@ static int detect_start(struct daemon *d)
 	struct detect_opts o = {
 		.cfg = &d->cfg, .rc = &d->rc, .alerts_path = d->opt.alerts,
 		.state_file = d->opt.state_file, .bpffs = d->opt.bpffs,
-		.emit = flow_emit, .arg = d,
+		.emit = alert_out, .arg = d,
 	};
 	int err = 0;
 
@@ -616,10 +640,121 @@ static int detect_start(struct daemon *d)
 	return d->detect ? 0 : err;
 }
 
+static int outputs_open(struct daemon *d)
+{
+	int err = exporter_open(&d->sinks.out, d->opt.export);
+
+	if (err) {
+		fprintf(stderr, "podsentryd: cannot open export file %s: %s\n",
+			d->opt.export, strerror(-err));
+		return err;
+	}
+	d->sinks.rc = &d->rc;
+	if (d->opt.log_dir) {
+		d->sinks.podlog = podlog_new(d->opt.log_dir, &err);
+		if (!d->sinks.podlog) {
+			fprintf(stderr, "podsentryd: --log-dir %s: %s\n", d->opt.log_dir,
+				strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The process cache, seeded from /proc, and the pods of the state
+ * folder attached and registered. */
+static int state_start(struct daemon *d)
+{
+	int err;
+
+	d->procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE);
+	if (!d->procs)
+		return -ENOMEM;
+	err = proc_cache_seed(d->procs, loader_map_fd(&d->loader, PS_PIN_PROCS));
+	if (err < 0) {
+		fprintf(stderr, "podsentryd: read /proc: %s\n", strerror(-err));
+		return err;
+	}
+	d->pods = pods_open(d->opt.state_dir, d->opt.bpffs, &err);
+	if (!d->pods) {
+		fprintf(stderr, "podsentryd: state folder %s: %s\n", d->opt.state_dir,
+			strerror(-err));
+		return err;
+	}
+	err = pods_reconcile(d->pods);
+	if (err < 0)
+		fprintf(stderr, "podsentryd: reconcile %s: %s (continuing)\n",
+			d->opt.state_dir, strerror(-err));
+	/* after the programs are attached: a listen() from now on is seen */
+	err = listeners_seed(d->procs, loader_map_fd(&d->loader, PS_PIN_LISTENERS),
+			     loader_map_fd(&d->loader, PS_PIN_UDP_BINDS),
+			     loader_map_fd(&d->loader, PS_PIN_PODS),
+			     d->opt.scope == PS_SCOPE_ALL);
+	if (err < 0)
+		fprintf(stderr, "podsentryd: listening sockets from /proc: %s (continuing)\n",
+			strerror(-err));
+	else if (err > 0)
+		fprintf(stderr, "podsentryd: %d listening or bound sockets already open\n", err);
+	d->rc.node = d->node;
+	d->rc.pods = d->pods;
+	d->rc.procs = d->procs;
+	d->rc.pods_map_fd = loader_map_fd(&d->loader, PS_PIN_PODS);
+	d->rc.pod_ip_fd = loader_map_fd(&d->loader, PS_PIN_POD_IP);
+	record_clock_sync(&d->rc);
+	return 0;
+}
+
+static int stages_start(struct daemon *d)
+{
+	struct flows_opts fo = {
+		.rc = &d->rc,
+		.fd4 = loader_map_fd(&d->loader, PS_PIN_FLOWS4),
+		.fd6 = loader_map_fd(&d->loader, PS_PIN_FLOWS6),
+		.agg_fd = loader_map_fd(&d->loader, PS_PIN_FLOW_AGG),
+		.listeners_fd = loader_map_fd(&d->loader, PS_PIN_LISTENERS),
+		.idle_ns = d->opt.flow_idle_ns,
+		.agg_ns = d->opt.flow_aggregate_ns,
+		.out = flow_out, .agg_out = agg_out, .holder = flow_holder,
+		.agg_since = agg_since, .arg = d,
+	};
+	struct sockets_opts so = {
+		.rc = &d->rc,
+		.socks_fd = loader_map_fd(&d->loader, PS_PIN_SOCKS),
+		.counts_fd = loader_sock_counts_fd(&d->loader),
+		.records = d->opt.records,
+		.line = sock_line, .notice = sock_notice, .failed = sock_failed,
+		.arg = d,
+	};
+	int err;
+
+	d->flows = flows_new(&fo);
+	d->sockets = sockets_new(&so);
+	if (!d->flows || !d->sockets)
+		return -ENOMEM;
+	err = detect_start(d);
+	if (err)
+		return err;
+	d->events.h = (struct event_handlers){
+		.exec = on_exec, .exit = on_exit_event, .flow = on_flow_event,
+		.sock = on_sock_event, .arg = d,
+	};
+	d->drops_fd = loader_map_fd(&d->loader, PS_PIN_DROPS);
+	d->rb = ring_buffer__new(loader_map_fd(&d->loader, PS_PIN_EVENTS),
+				 events_on_record, &d->events, NULL);
+	if (!d->rb) {
+		err = -errno;
+		fprintf(stderr, "podsentryd: ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	d->last_stats = clock_boot_ns();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {};
-	int err, events_fd, procs_fd;
+	struct loader_opts lo;
+	int err;
 
 	if (options_parse(&d.opt, argc, argv)) {
 		fputs(usage_text, stderr);
@@ -629,114 +764,44 @@ int main(int argc, char **argv)
 		snprintf(d.node, sizeof(d.node), "%s", d.opt.node);
 	else if (gethostname(d.node, sizeof(d.node) - 1))
 		snprintf(d.node, sizeof(d.node), "localhost");
-	if (d.opt.verbose)
-		libbpf_set_print(libbpf_print);
-	else
-		libbpf_set_print(NULL);
+	libbpf_set_print(d.opt.verbose ? libbpf_print : NULL);
 	if (detect_setup(&d))
 		return 1;
-
-	err = exporter_open(&d.out, d.opt.export);
-	if (err) {
-		fprintf(stderr, "podsentryd: cannot open export file %s: %s\n",
-			d.opt.export, strerror(-err));
-		return 1;
-	}
-	if (d.opt.log_dir) {
-		d.podlog = podlog_new(d.opt.log_dir, &err);
-		if (!d.podlog) {
-			fprintf(stderr, "podsentryd: --log-dir %s: %s\n", d.opt.log_dir,
-				strerror(-err));
-			err = 1;
-			goto out_export;
-		}
-	}
+	err = outputs_open(&d);
+	if (err)
+		goto out;
 	err = loader_lock(&d.loader, d.opt.bpffs);
 	if (err)
-		goto out_export;
+		goto out;
 	d.loader.keep_pins = d.opt.keep_pins;
-	err = loader_start(&d.loader, d.opt.scope, d.opt.flow_update_ns,
-			   d.opt.max_flows4, d.opt.max_flows6);
-	if (err)
-		goto out_loader;
-
-	d.procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE);
-	if (!d.procs) {
-		err = -ENOMEM;
-		goto out_loader;
-	}
-	procs_fd = loader_map_fd(&d.loader, PS_PIN_PROCS);
-	err = proc_cache_seed(d.procs, procs_fd);
-	if (err < 0) {
-		fprintf(stderr, "podsentryd: read /proc: %s\n", strerror(-err));
-		goto out_cache;
-	}
-	d.pods = pods_open(d.opt.state_dir, d.opt.bpffs, &err);
-	if (!d.pods) {
-		fprintf(stderr, "podsentryd: state folder %s: %s\n", d.opt.state_dir,
-			strerror(-err));
-		goto out_cache;
-	}
-	err = pods_reconcile(d.pods);
-	if (err < 0)
-		fprintf(stderr, "podsentryd: reconcile %s: %s (continuing)\n",
-			d.opt.state_dir, strerror(-err));
-	/* after the programs are attached: a listen() from now on is seen */
-	err = listeners_seed(d.procs, loader_map_fd(&d.loader, PS_PIN_LISTENERS),
-			     loader_map_fd(&d.loader, PS_PIN_UDP_BINDS),
-			     loader_map_fd(&d.loader, PS_PIN_PODS),
-			     d.opt.scope == PS_SCOPE_ALL);
-	if (err < 0)
-		fprintf(stderr, "podsentryd: listening sockets from /proc: %s (continuing)\n",
-			strerror(-err));
-	else if (err > 0)
-		fprintf(stderr, "podsentryd: %d listening or bound sockets already open\n", err);
-
-	d.rc.node = d.node;
-	d.rc.pods = d.pods;
-	d.rc.procs = d.procs;
-	d.rc.pods_map_fd = loader_map_fd(&d.loader, PS_PIN_PODS);
-	d.rc.pod_ip_fd = loader_map_fd(&d.loader, PS_PIN_POD_IP);
-	d.flows = flows_new(&d.rc, loader_map_fd(&d.loader, PS_PIN_FLOWS4),
-			    loader_map_fd(&d.loader, PS_PIN_FLOWS6),
-			    loader_map_fd(&d.loader, PS_PIN_SOCKS),
-			    d.opt.flow_idle_ns, line_emit, &d);
-	if (!d.flows) {
-		err = -ENOMEM;
-		goto out_pods;
-	}
-	record_clock_sync(&d.rc);
-	err = sockets_init(&d.rc, &d.loader, d.flows, line_emit, flow_emit, &d);
-	if (err)
-		goto out_pods;
-	err = detect_start(&d);
-	if (err)
-		goto out_pods;
-	d.drops_fd = loader_map_fd(&d.loader, PS_PIN_DROPS);
-	events_fd = loader_map_fd(&d.loader, PS_PIN_EVENTS);
-	d.rb = ring_buffer__new(events_fd, on_event, &d, NULL);
-	if (!d.rb) {
-		err = -errno;
-		fprintf(stderr, "podsentryd: ring buffer: %s\n", strerror(-err));
-		goto out_pods;
-	}
-	err = run(&d);
+	lo = (struct loader_opts){
+		.scope = d.opt.scope,
+		.flow_update_ns = d.opt.flow_update_ns,
+		.max_flows4 = d.opt.max_flows4,
+		.max_flows6 = d.opt.max_flows6,
+		.aggregate = d.opt.flow_aggregate_ns != 0,
+		.sock_records = d.opt.records,
+	};
+	err = loader_start(&d.loader, &lo);
+	if (!err)
+		err = state_start(&d);
+	if (!err)
+		err = stages_start(&d);
+	if (!err)
+		err = run(&d);
+out:
 	ring_buffer__free(d.rb);
-out_pods:
-	sockets_exit();
-	flows_free(d.flows);
 	detect_free(d.detect);
-	d.detect = NULL;
+	sockets_free(d.sockets);
+	flows_free(d.flows);
 	pods_close(d.pods);
-out_cache:
 	proc_cache_free(d.procs);
-out_loader:
 	loader_stop(&d.loader);
-out_export:
-	podlog_free(d.podlog);
-	exporter_close(&d.out);
+	podlog_free(d.sinks.podlog);
+	exporter_close(&d.sinks.out);
+	jw_free(&d.w);
 	if (d.opt.verbose)
 		fprintf(stderr, "podsentryd: %llu events, %llu malformed, %llu records\n",
-			d.events, d.bad_events, d.out.records);
+			d.events.events, d.events.malformed, d.sinks.lines);
 	return err ? 1 : 0;
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The flow table: a parsed packet becomes a key seen from its pod (pod
- * side, peer side), so that both directions of a connection update one
- * entry. Events go to user space when a flow starts, when a TCP flow
- * ends (FIN both ways, RST) and every flow_update_ns of a long flow:
- * never one per packet.
+ * The flow table: one entry per connection on the node, under a key
+ * made from the packet alone (side 0 is the end with the lower address
+ * and port), so that both directions, and both pods' veths, update the
+ * same entry. A flow is sent to user space once, when a TCP flow ends
+ * (RST, or the ACK of the last FIN), and every flow_update_ns of a long
+ * flow; never per packet, never at its start. With aggregation on, a
+ * short TCP connection is folded into flow_agg instead. UDP and other
+ * flows end by the daemon's idle sweep of the table.
  */
 #ifndef PS_BPF_FLOW_H
 #define PS_BPF_FLOW_H
@@ -23,8 +26,7 @@ extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
  * clock (a memory read) plus the boot-monotonic offset, which moves only
  * on suspend and is read again by a new flow when it is older than
  * PS_FLOW_CLOCK_SYNC_NS. Reading the precise clock costs ~40 ns on these
- * VMs, as much as a hash lookup; events still carry the precise boot time
- * in their header.
+ * VMs, as much as a hash lookup; a flow's start and end are precise.
  */
 #ifndef PS_FLOW_CLOCK_SYNC_NS
 #define PS_FLOW_CLOCK_SYNC_NS 1000000000ULL
@@ -60,74 +62,97 @@ static __always_inline __u64 flow_now(void)
 	return bpf_ktime_get_coarse_ns() + flow_boot_off;
 }
 
-/* What one packet adds to its flow. */
+/* What one packet adds to its flow, and where it was seen. */
 struct ps_flow_pkt {
-	__u64 bytes; /* IP length, GSO segments' headers included */
-	__u32 segs;  /* 1, or the GSO segment count */
-	bool from_pod;
+	__u64 bytes;  /* IP length, GSO segments' headers included */
+	__u32 segs;   /* 1, or the GSO segment count */
+	__u32 netns;  /* the veth's pod's netns inode: UDP owner lookups,
+		       * 0 = none */
+	__u16 slot;   /* the veth's pod */
+	bool from_pod; /* sent by the veth's pod (else sent to it) */
+	bool payload; /* carries data beyond its headers */
 	__u8 verdict; /* enum ps_flow_verdict: what happened to the packet */
-	__u32 netns;  /* the pod's netns inode: socks lookups, 0 = none */
 };
 
-/* A flow key as words, written by flow_key_of (see map_key_word). */
+/* Configuration set before load (flow.bpf.c rodata). */
+struct ps_flow_cfg {
+	__u64 update_ns; /* FLOW_UPDATE interval of a long flow, 0: none */
+	__u64 agg_since; /* boot ns: the daemon's last read of flow_agg */
+	bool aggregate;	 /* fold short TCP connections into flow_agg */
+};
+
+/* A flow key as words (see map_key_word). */
 union ps_flow_key_words {
 	struct ps_flow_key k;
 	__u32 w[sizeof(struct ps_flow_key) / 4];
 };
 
-_Static_assert(__builtin_offsetof(struct ps_flow_key, pod_addr) == 12 &&
-		   __builtin_offsetof(struct ps_flow_key, peer_addr) == 28,
-	       "flow_key_of writes ps_flow_key as words");
-
-/* The key of `p` seen from its pod: slot, family, protocol, then the
- * pod's port, the peer's port, the pod's and the peer's address. */
-static __always_inline void flow_key_of(union ps_flow_key_words *kw,
-					const struct ps_pkt *p, __u32 slot,
-					bool from_pod)
-{
-	const union ps_addr *pod = from_pod ? &p->saddr : &p->daddr;
-	const union ps_addr *peer = from_pod ? &p->daddr : &p->saddr;
-	__be16 pod_port = from_pod ? p->sport : p->dport;
-	__be16 peer_port = from_pod ? p->dport : p->sport;
-	int i;
-
-	kw->w[0] = slot;
-	kw->w[1] = map_key_word(map_key_half(p->family, p->proto), pod_port);
-	kw->w[2] = map_key_word(peer_port, 0); /* and pad */
-#pragma unroll
-	for (i = 0; i < 4; i++) {
-		kw->w[3 + i] = pod->w[i];
-		kw->w[7 + i] = peer->w[i];
-	}
-}
-
-/* A flows4 key as words. */
 union ps_flow_key4_words {
 	struct ps_flow_key4 k;
 	__u32 w[sizeof(struct ps_flow_key4) / 4];
 };
 
-_Static_assert(__builtin_offsetof(struct ps_flow_key4, pod_addr) == 12 &&
-		   __builtin_offsetof(struct ps_flow_key4, peer_addr) == 16,
+_Static_assert(__builtin_offsetof(struct ps_flow_key, port) == 32 &&
+		       __builtin_offsetof(struct ps_flow_key, family) == 36,
+	       "flow_key_of writes ps_flow_key as words");
+_Static_assert(__builtin_offsetof(struct ps_flow_key4, port) == 8 &&
+		       __builtin_offsetof(struct ps_flow_key4, family) == 12,
 	       "flow_key4_of writes ps_flow_key4 as words");
 
-/* The flows4 key of the IPv4 packet `p` seen from its pod. */
-static __always_inline void flow_key4_of(union ps_flow_key4_words *kw,
-					 const struct ps_pkt *p, __u32 slot,
-					 bool from_pod)
+/* The flows4 key of the IPv4 packet `p`; returns the side that sent it. */
+static __always_inline int flow_key4_of(union ps_flow_key4_words *kw,
+					const struct ps_pkt *p)
 {
-	__be16 pod_port = from_pod ? p->sport : p->dport;
-	__be16 peer_port = from_pod ? p->dport : p->sport;
+	__u32 s = p->saddr.w[0], d = p->daddr.w[0];
+	int lower = s < d || (s == d && p->sport < p->dport);
 
-	kw->w[0] = slot;
-	kw->w[1] = map_key_word(map_key_half(p->family, p->proto), pod_port);
-	kw->w[2] = map_key_word(peer_port, 0); /* and pad */
-	kw->w[3] = from_pod ? p->saddr.w[0] : p->daddr.w[0];
-	kw->w[4] = from_pod ? p->daddr.w[0] : p->saddr.w[0];
+	kw->w[0] = lower ? s : d;
+	kw->w[1] = lower ? d : s;
+	kw->w[2] = lower ? map_key_word(p->sport, p->dport)
+			 : map_key_word(p->dport, p->sport);
+	kw->w[3] = map_key_word(map_key_half(p->family, p->proto), 0);
+	return !lower;
 }
 
-/* One event: `ktime` is the precise boot-clock time of the event. */
-static __always_inline void flow_emit(const struct ps_flow_key *k,
+/* The key of any packet `p` as struct ps_flow_key; returns the side that
+ * sent it. */
+static __always_inline int flow_key_of(union ps_flow_key_words *kw,
+				       const struct ps_pkt *p)
+{
+	const union ps_addr *lo, *hi;
+	int lower = ps_flow_side_lower(p->saddr.w, p->sport, p->daddr.w,
+				       p->dport, p->family == PS_AF_INET ? 1 : 4);
+	int i;
+
+	lo = lower ? &p->saddr : &p->daddr;
+	hi = lower ? &p->daddr : &p->saddr;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		kw->w[i] = lo->w[i];
+		kw->w[4 + i] = hi->w[i];
+	}
+	kw->w[8] = lower ? map_key_word(p->sport, p->dport)
+			 : map_key_word(p->dport, p->sport);
+	kw->w[9] = map_key_word(map_key_half(p->family, p->proto), 0);
+	return !lower;
+}
+
+/* The event key of a flows4 key. */
+static __always_inline void flow_key_from4(struct ps_flow_key *k,
+					   const struct ps_flow_key4 *k4)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->addr[0].w[0] = k4->addr[0];
+	k->addr[1].w[0] = k4->addr[1];
+	k->port[0] = k4->port[0];
+	k->port[1] = k4->port[1];
+	k->family = k4->family;
+	k->proto = k4->proto;
+}
+
+/* One event; false when the ring buffer is full (counted). `ktime` is
+ * the precise boot-clock time of the event. */
+static __always_inline bool flow_emit(const struct ps_flow_key *k,
 				      const struct ps_flow *f, __u32 type,
 				      __u32 reason, __u64 ktime)
 {
@@ -136,37 +161,53 @@ static __always_inline void flow_emit(const struct ps_flow_key *k,
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		drop_count(PS_DROP_RB_FLOW);
-		return;
+		return false;
 	}
 	e->hdr.type = type;
 	e->hdr.cpu = bpf_get_smp_processor_id();
 	e->hdr.ktime = ktime;
 	e->key = *k;
 	e->reason = reason;
+	e->pad = 0;
 	e->flow = *f;
 	events_submit(e, sizeof(*e));
+	return true;
 }
 
-/* TCP state after a packet with these flags; returns the end reason when
- * the flow closes with it, or -1. The per-direction flags are already
- * updated. */
-static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags)
+/*
+ * TCP state after a packet with these flags from end `sender`; returns
+ * the end reason when the flow closes with it, or -1. The end's flags
+ * are already updated. Both ends' packets may update one entry from two
+ * CPUs at once: the step to CLOSED is a compare-and-swap, so one packet
+ * ends the flow.
+ */
+static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags,
+					  int sender)
 {
-	if (f->state == PS_FLOW_CLOSED)
+	__u64 st = f->state;
+
+	if (st == PS_FLOW_CLOSED)
 		return -1;
-	if (flags & PS_TCP_RST) {
-		f->state = PS_FLOW_CLOSED;
-		return PS_FLOW_R_RST;
+	if (flags & PS_TCP_RST)
+		return __sync_val_compare_and_swap(&f->state, st,
+						   PS_FLOW_CLOSED) == st
+			       ? PS_FLOW_R_RST : -1;
+	if (st == PS_FLOW_FIN_BOTH) {
+		/* the ACK of the last FIN comes from the other end */
+		if (f->fin_side != sender + 1 && (flags & PS_TCP_ACK) &&
+		    __sync_val_compare_and_swap(&f->state, st,
+						PS_FLOW_CLOSED) == st)
+			return PS_FLOW_R_FIN;
+		return -1;
 	}
-	if (f->tcp_flags_out & f->tcp_flags_in & PS_TCP_FIN) {
-		f->state = PS_FLOW_CLOSED;
-		return PS_FLOW_R_FIN;
-	}
-	if (flags & PS_TCP_FIN) {
-		if (f->state != PS_FLOW_CLOSING)
+	if (f->end[0].tcp_flags & f->end[1].tcp_flags & PS_TCP_FIN) {
+		f->fin_side = sender + 1;
+		f->state = PS_FLOW_FIN_BOTH;
+	} else if (flags & PS_TCP_FIN) {
+		if (st != PS_FLOW_CLOSING)
 			f->state = PS_FLOW_CLOSING;
-	} else if (f->state == PS_FLOW_NEW &&
-		   (f->tcp_flags_out & f->tcp_flags_in & PS_TCP_SYN)) {
+	} else if (st == PS_FLOW_NEW &&
+		   (f->end[0].tcp_flags & f->end[1].tcp_flags & PS_TCP_SYN)) {
 		f->state = PS_FLOW_ESTABLISHED;
 	}
 	return -1;
@@ -175,40 +216,38 @@ static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags)
 /* A fresh entry for the first packet of a flow (or of a new connection
  * on the tuple of a closed one). It starts at the precise time `boot`,
  * which also tells connections on one tuple apart; last_seen moves on
- * with the coarse clock (`now`) and never goes below it. */
+ * with the coarse clock (`now`). */
 static __always_inline void flow_init(struct ps_flow *f, const struct ps_pkt *p,
-				      const struct ps_flow_pkt *fp, __u64 boot,
-				      __u64 now)
+				      const struct ps_flow_pkt *fp, int sender,
+				      __u64 boot, __u64 now)
 {
-	__u8 sender = fp->from_pod ? PS_SIDE_POD : PS_SIDE_PEER;
-	__u8 receiver = fp->from_pod ? PS_SIDE_PEER : PS_SIDE_POD;
+	int local = fp->from_pod ? sender : !sender;
+	/* f is on the stack: no variable index into it */
+	struct ps_flow_end *se = sender ? &f->end[1] : &f->end[0];
 
 	__builtin_memset(f, 0, sizeof(*f));
 	f->first_seen = boot;
 	f->last_seen = boot;
 	f->last_report = now;
-	if (fp->from_pod) {
-		f->packets_out = fp->segs;
-		f->bytes_out = fp->bytes;
-	} else {
-		f->packets_in = fp->segs;
-		f->bytes_in = fp->bytes;
-	}
+	se->packets = fp->segs;
+	se->bytes = fp->bytes;
+	if (local)
+		f->end[1].slot = fp->slot;
+	else
+		f->end[0].slot = fp->slot;
 	f->state = PS_FLOW_NEW;
 	f->verdict = fp->verdict;
 	if (p->proto != PS_IPPROTO_TCP) {
-		f->opener = p->icmp_echo == 2 ? receiver : sender;
+		/* an echo reply opens nothing: its request was first */
+		f->opener = 1 + (p->icmp_echo == 2 ? !sender : sender);
 		return;
 	}
-	if (fp->from_pod)
-		f->tcp_flags_out = p->tcp_flags;
-	else
-		f->tcp_flags_in = p->tcp_flags;
+	se->tcp_flags = p->tcp_flags;
 	if (p->tcp_flags & PS_TCP_SYN) {
-		f->opener = p->tcp_flags & PS_TCP_ACK ? receiver : sender;
+		f->opener = 1 + (p->tcp_flags & PS_TCP_ACK ? !sender : sender);
 	} else {
 		/* picked up midway: the connection exists already */
-		f->opener = PS_SIDE_UNKNOWN;
+		f->opener = 0;
 		f->state = PS_FLOW_ESTABLISHED;
 	}
 }
@@ -227,40 +266,152 @@ static __always_inline void flow_evictions_count(__s64 n)
 		*c += n;
 }
 
-/* Start a flow at `k` with this packet and report it: a new entry
- * (BPF_NOEXIST: -EEXIST when another CPU was first) or a new connection
- * on the tuple of a closed one (BPF_ANY, replacing it). What the element count
- * of the table did not grow by is what the insert made the LRU evict (exact
- * unless another CPU inserts or deletes at the same time). */
-#define PS_EEXIST 17
+static const struct ps_agg agg_zero;
 
-/* Whether the socks map can know this packet's socket yet: a TCP socket
- * is entered once it is established, so a handshake packet (SYN set)
- * is never found there and is not looked up (~5 lookups less per
- * connection). */
-static __always_inline bool flow_owner_findable(const struct ps_pkt *p)
+/*
+ * Fold the short TCP connection `f` into flow_agg, seen from its pod:
+ * the end that opened it when that is a pod of this node, else the end
+ * it was opened to. False when it must be sent alone: no pod end with a
+ * known process, a connect that was refused (the socket program's notice
+ * names it), or a full table (counted).
+ */
+static __always_inline bool flow_fold(const struct ps_flow_key *k,
+				      const struct ps_flow *f, int reason,
+				      bool refused, __u64 since)
 {
-	return p->proto != PS_IPPROTO_TCP || !(p->tcp_flags & PS_TCP_SYN);
+	struct ps_agg_key ak;
+	struct ps_agg *a;
+	int pod, peer;
+
+	if (refused || !f->opener)
+		return false;
+	pod = (f->opener - 1) & 1;
+	if (!f->end[pod].slot)
+		pod = !pod;
+	peer = !pod;
+	if (!f->end[pod].slot || !f->end[pod].exec.pid)
+		return false;
+	ak.exec = f->end[pod].exec;
+	ak.peer = peer ? k->addr[1] : k->addr[0]; /* k: on the stack */
+	ak.slot = f->end[pod].slot;
+	ak.port = f->opener == 1 ? k->port[1] : k->port[0];
+	ak.family = k->family;
+	ak.proto = k->proto;
+	ak.dir = pod == f->opener - 1 ? PS_AGG_EGRESS : PS_AGG_INGRESS;
+	ak.pad = 0;
+	a = bpf_map_lookup_elem(&flow_agg, &ak);
+	if (!a) {
+		bpf_map_update_elem(&flow_agg, &ak, &agg_zero, BPF_NOEXIST);
+		a = bpf_map_lookup_elem(&flow_agg, &ak);
+		if (!a) {
+			drop_count(PS_DROP_AGG_FULL);
+			return false;
+		}
+	}
+	__sync_fetch_and_add(&a->connections, 1);
+	if (f->first_seen >= since)
+		__sync_fetch_and_add(&a->started, 1);
+	if (reason == PS_FLOW_R_FIN)
+		__sync_fetch_and_add(&a->completed, 1);
+	else
+		__sync_fetch_and_add(&a->reset, 1);
+	__sync_fetch_and_add(&a->packets[0], f->end[pod].packets);
+	__sync_fetch_and_add(&a->packets[1], f->end[peer].packets);
+	__sync_fetch_and_add(&a->bytes[0], f->end[pod].bytes);
+	__sync_fetch_and_add(&a->bytes[1], f->end[peer].bytes);
+	if (!a->first || f->first_seen < a->first)
+		a->first = f->first_seen;
+	if (f->last_seen > a->last)
+		a->last = f->last_seen;
+	a->tcp_flags[0] |= f->end[pod].tcp_flags;
+	a->tcp_flags[1] |= f->end[peer].tcp_flags;
+	a->tgid = f->end[pod].tgid;
+	if (f->end[peer].exec.pid) {
+		a->peer_exec = f->end[peer].exec;
+		a->peer_tgid = f->end[peer].tgid;
+	}
+	if (f->end[peer].slot)
+		a->peer_slot = f->end[peer].slot;
+	return true;
 }
 
+/* A TCP flow ended with this packet: fold it, or send it, and forget
+ * the entry. An end that does not fit the ring buffer stays in the table
+ * with PS_FLOWF_END_LOST for the daemon's sweep to report. */
+static __always_inline void flow_end(void *map, const void *mk,
+				     const struct ps_flow_key *k,
+				     struct ps_flow *f, int reason,
+				     bool refused, __u64 boot,
+				     const struct ps_flow_cfg *cfg)
+{
+	if (boot > f->last_seen)
+		f->last_seen = boot;
+	if (cfg->aggregate && !(f->flags & PS_FLOWF_UPDATED) &&
+	    flow_fold(k, f, reason, refused, cfg->agg_since)) {
+		bpf_map_delete_elem(map, mk);
+		return;
+	}
+	if (flow_emit(k, f, PS_EV_FLOW_END, reason, boot))
+		bpf_map_delete_elem(map, mk);
+	else
+		f->flags |= PS_FLOWF_END_LOST;
+}
+
+/* A UDP flow's end `local` (the veth's pod) without a process yet: the
+ * socket that sent to the peer, or the one that bound the port. */
+static __always_inline void flow_udp_owner(struct ps_flow *f, int local,
+					   const struct ps_pkt *p,
+					   const struct ps_flow_pkt *fp)
+{
+	struct ps_flow_end *e = local ? &f->end[1] : &f->end[0];
+
+	if (fp->from_pod)
+		sock_udp_owner(p->sport, &p->daddr, p->dport, p->family,
+			       fp->netns, &e->exec, &e->tgid);
+	else
+		sock_udp_owner(p->dport, &p->saddr, p->sport, p->family,
+			       fp->netns, &e->exec, &e->tgid);
+}
+
+#define PS_EEXIST 17
+
+/* Whether this packet may start a flow. A TCP packet without SYN and
+ * without data (an ACK, FIN or RST) after a flow's end is a straggler of
+ * the connection just reported: it starts nothing. A data packet without
+ * SYN is a connection picked up midway (the daemon restarted). What XDP
+ * drops is always a flow: the verdict is the news. */
+static __always_inline bool flow_starts(const struct ps_pkt *p,
+					const struct ps_flow_pkt *fp)
+{
+	return p->proto != PS_IPPROTO_TCP || (p->tcp_flags & PS_TCP_SYN) ||
+	       fp->payload || fp->verdict != PS_VERDICT_PASS;
+}
+
+/* Start a flow at `mk` with this packet: a new entry (BPF_NOEXIST:
+ * -EEXIST when another CPU was first) or a new connection on the tuple
+ * of a closed one (BPF_ANY, replacing it). What the element count of the
+ * table did not grow by is what the insert made the LRU evict (exact
+ * unless another CPU inserts or deletes at the same time). */
 static __always_inline int flow_start(void *map, const void *mk,
 				      const struct ps_flow_key *k,
 				      const struct ps_pkt *p,
-				      const struct ps_flow_pkt *fp, __u64 how,
-				      __u64 now)
+				      const struct ps_flow_pkt *fp, int sender,
+				      __u64 how, __u64 now,
+				      const struct ps_flow_cfg *cfg)
 {
 	__s64 grow = how == BPF_NOEXIST ? 1 : 0;
+	int local = fp->from_pod ? sender : !sender;
 	struct ps_flow f;
 	__s64 before, after;
 	__u64 boot;
-	int end, err;
+	int err;
 
 	boot = bpf_ktime_get_boot_ns();
-	flow_init(&f, p, fp, boot, now);
-	if (fp->netns && flow_owner_findable(p))
-		sock_owner_of(k, fp->netns, f.first_seen, &f.owner);
-	end =
-	    p->proto == PS_IPPROTO_TCP ? flow_tcp_state(&f, p->tcp_flags) : -1;
+	flow_init(&f, p, fp, sender, boot, now);
+	if (p->proto == PS_IPPROTO_UDP && fp->netns)
+		flow_udp_owner(&f, local, p, fp);
+	else if (p->proto == PS_IPPROTO_TCP && (p->tcp_flags & PS_TCP_FIN))
+		f.state = PS_FLOW_CLOSING; /* picked up at its first FIN */
 	before = bpf_map_sum_elem_count(map);
 	err = bpf_map_update_elem(map, mk, &f, how);
 	if (err) {
@@ -270,29 +421,33 @@ static __always_inline int flow_start(void *map, const void *mk,
 	}
 	after = bpf_map_sum_elem_count(map);
 	flow_evictions_count(before + grow - after);
-	flow_emit(k, &f, PS_EV_FLOW_START, PS_FLOW_R_NEW, boot);
-	if (end >= 0)
-		flow_emit(k, &f, PS_EV_FLOW_END, end, boot);
 	flow_clock_check(now);
 	return 0;
 }
 
-/* Account one packet of pod `slot` to its flow, the entry at key `mk` of
- * `map` (flows4 or flows6), starting the flow if needed. The event key
- * (struct ps_flow_key) is made only on the paths that need it. */
+/*
+ * Account one packet to its flow, the entry at key `mk` of `map`
+ * (flows4 or flows6), starting the flow if needed; `sender` is the side
+ * of the key that sent it. The event key (struct ps_flow_key) is made
+ * only on the paths that need it, by `mkkey`.
+ */
 static __always_inline void flow_packet(void *map, const void *mk,
+					struct ps_flow_key *k, bool k_made,
 					const struct ps_pkt *p,
-					const struct ps_flow_pkt *fp,
-					__u32 slot, __u64 update_ns)
+					const struct ps_flow_pkt *fp, int sender,
+					const struct ps_flow_cfg *cfg)
 {
 	struct ps_flow *f = bpf_map_lookup_elem(map, mk);
-	union ps_flow_key_words k;
+	int local = fp->from_pod ? sender : !sender, end = -1;
 	__u8 flags = p->tcp_flags;
 	__u64 how = BPF_NOEXIST;
+	struct ps_flow_end *se;
 	/* read after the lookup: fewer values live across the call */
 	__u64 now = flow_now();
-	int end = -1;
+	bool refused;
 
+	sender &= 1;
+	local &= 1;
 	/* a SYN on the tuple of a closed connection opens a new one */
 	if (f && p->proto == PS_IPPROTO_TCP && f->state == PS_FLOW_CLOSED &&
 	    (flags & (PS_TCP_SYN | PS_TCP_ACK)) == PS_TCP_SYN) {
@@ -300,58 +455,61 @@ static __always_inline void flow_packet(void *map, const void *mk,
 		how = BPF_ANY;
 	}
 	if (!f) {
-		flow_key_of(&k, p, slot, fp->from_pod);
-		if (flow_start(map, mk, &k.k, p, fp, how, now) != -PS_EEXIST)
+		if (!flow_starts(p, fp))
+			return;
+		if (flow_start(map, mk, k, p, fp, sender, how, now, cfg) !=
+		    -PS_EEXIST)
 			return;
 		/* another CPU started it first: count the packet there */
 		f = bpf_map_lookup_elem(map, mk);
 		if (!f)
 			return;
 	}
-	/* its socket may have been established after its first packet */
-	if (!f->owner.pid && fp->netns && flow_owner_findable(p) &&
-	    f->packets_out + f->packets_in < PS_OWNER_RETRY_PKTS) {
-		flow_key_of(&k, p, slot, fp->from_pod);
-		sock_owner_of(&k.k, fp->netns, f->first_seen, &f->owner);
-	}
+	se = &f->end[sender];
+	refused = false;
 	if (p->proto == PS_IPPROTO_TCP) {
-		__u8 *seen =
-		    fp->from_pod ? &f->tcp_flags_out : &f->tcp_flags_in;
-
-		if ((*seen | flags) != *seen)
-			*seen |= flags;
-		end = flow_tcp_state(f, flags);
+		if ((se->tcp_flags | flags) != se->tcp_flags)
+			se->tcp_flags |= flags;
+		refused = f->state == PS_FLOW_NEW;
+		end = flow_tcp_state(f, flags, sender);
+	} else if (p->proto == PS_IPPROTO_UDP && fp->netns &&
+		   !f->end[local].exec.pid &&
+		   f->end[0].packets + f->end[1].packets < PS_OWNER_RETRY_PKTS) {
+		/* its socket may have been entered after its first packet */
+		flow_udp_owner(f, local, p, fp);
 	}
-	if (fp->from_pod) {
-		__sync_fetch_and_add(&f->packets_out, fp->segs);
-		__sync_fetch_and_add(&f->bytes_out, fp->bytes);
-	} else {
-		__sync_fetch_and_add(&f->packets_in, fp->segs);
-		__sync_fetch_and_add(&f->bytes_in, fp->bytes);
-	}
+	__sync_fetch_and_add(&se->packets, fp->segs);
+	__sync_fetch_and_add(&se->bytes, fp->bytes);
 	if (now > f->last_seen)
 		f->last_seen = now;
 	if (f->verdict != fp->verdict)
 		f->verdict = fp->verdict;
+	if (f->end[local].slot != fp->slot)
+		f->end[local].slot = fp->slot;
 	if (end >= 0) {
 		/* the end, like the start, at the precise time: the coarse
 		 * clock would give a flow shorter than a tick no duration */
-		__u64 boot = bpf_ktime_get_boot_ns();
-
-		if (boot > f->last_seen)
-			f->last_seen = boot;
-		flow_key_of(&k, p, slot, fp->from_pod);
-		flow_emit(&k.k, f, PS_EV_FLOW_END, end, boot);
+		if (!k_made)
+			flow_key_of((union ps_flow_key_words *)k, p);
+		flow_end(map, mk, k, f, end, refused && end == PS_FLOW_R_RST,
+			 bpf_ktime_get_boot_ns(), cfg);
 		return;
 	}
 	if (f->state == PS_FLOW_NEW && p->proto != PS_IPPROTO_TCP &&
-	    f->packets_out && f->packets_in)
+	    f->end[0].packets && f->end[1].packets)
 		f->state = PS_FLOW_ESTABLISHED;
-	if (update_ns && f->state != PS_FLOW_CLOSED &&
-	    (__s64)(now - f->last_report) >= (__s64)update_ns) {
-		f->last_report = now;
-		flow_key_of(&k, p, slot, fp->from_pod);
-		flow_emit(&k.k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
+	if (cfg->update_ns && f->state != PS_FLOW_CLOSED &&
+	    (__s64)(now - f->last_report) >= (__s64)cfg->update_ns) {
+		__u64 last = f->last_report;
+
+		/* one CPU reports it */
+		if (__sync_val_compare_and_swap(&f->last_report, last, now) !=
+		    last)
+			return;
+		f->flags |= PS_FLOWF_UPDATED;
+		if (!k_made)
+			flow_key_of((union ps_flow_key_words *)k, p);
+		flow_emit(k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
 			  bpf_ktime_get_boot_ns());
 	}
 }

@@ -122,6 +122,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } listeners SEC(".maps");
 
+/* detection state the daemon writes and the socket programs read */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PS_MAX_PEERS);
+	__type(key, struct ps_peer_key);
+	__type(value, struct ps_peer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_MARKS);
+	__type(key, __u32); /* tgid */
+	__type(value, struct ps_mark);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} marks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_AGG);
+	__type(key, struct ps_agg_key);
+	__type(value, struct ps_agg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_agg SEC(".maps");
+
 /* UDP sockets bound by watched processes: cookie -> their listeners key
  * (cgroup/sock_release cannot read a socket's port) */
 struct {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Which process owns a flow: the TC programs look the flow's tuple up in
- * the socks map that sock.bpf.c fills from socket hooks, under the key
- * ps_sock_key_of_flow makes (the daemon makes the same for the flows the
- * kernel could not name).
+ * Which process owns a UDP flow: the TC programs look its tuple up in
+ * the socks map that sock.bpf.c fills when a watched process sends, and
+ * in listeners for a port one bound (TCP flows are named by the socket
+ * programs themselves, when the connection is established).
  */
 #ifndef PS_BPF_SOCK_H
 #define PS_BPF_SOCK_H
@@ -14,50 +14,51 @@
 #define PS_SOCK_IPPROTO_TCP 6
 #define PS_SOCK_IPPROTO_UDP 17
 
-/* A flow still without owner looks again for its first packets: the
- * client's SYN leaves before its socket is established, the server's
- * socket is established by the handshake's last ACK. */
+/* A UDP flow still without owner looks again for its first packets: a
+ * datagram may leave before its sender's entry is written. */
 #ifndef PS_OWNER_RETRY_PKTS
 #define PS_OWNER_RETRY_PKTS 16
 #endif
 
-/* A UDP flow whose tuple no socket sent to: the process that bound the
- * pod's port, if any (a receiver that has not answered yet). */
-static __always_inline bool udp_receiver_of(const struct ps_flow_key *k,
-					    __u32 netns,
-					    struct ps_exec_id *owner)
+/*
+ * The process of the pod in `netns` whose UDP socket has local port
+ * `lport` and sends to (raddr, rport): the sender entry in socks, else
+ * the process that bound the port. Leaves exec and tgid alone when
+ * there is none.
+ */
+static __always_inline void sock_udp_owner(__be16 lport,
+					   const union ps_addr *raddr,
+					   __be16 rport, __u8 family,
+					   __u32 netns, struct ps_exec_id *exec,
+					   __u32 *tgid)
 {
-	struct ps_listen_key lk = {.netns_ino = netns,
-				   .proto = PS_SOCK_IPPROTO_UDP,
-				   .port = k->pod_port};
-	struct ps_listener *l = bpf_map_lookup_elem(&listeners, &lk);
-
-	if (!l)
-		return false;
-	*owner = l->exec;
-	return true;
-}
-
-/* Copy the owner of flow `k` (of the pod in netns `netns`, started at
- * boot-clock `first_seen`) to `owner`; false when no socket of a watched
- * process has this tuple. A socket closed before the flow started is a
- * previous connection on a reused tuple, not this flow's. */
-static __always_inline bool sock_owner_of(const struct ps_flow_key *k,
-					  __u32 netns, __u64 first_seen,
-					  struct ps_exec_id *owner)
-{
+	struct ps_sock_key sk = {
+		.netns_ino = netns,
+		.family = family,
+		.proto = PS_SOCK_IPPROTO_UDP,
+		.local_port = lport,
+		.remote_port = rport,
+		.remote_addr = *raddr,
+	};
+	struct ps_listen_key lk = {
+		.netns_ino = netns,
+		.proto = PS_SOCK_IPPROTO_UDP,
+		.port = lport,
+	};
 	struct ps_sock_owner *o;
-	struct ps_sock_key sk;
+	struct ps_listener *l;
 
-	if (!ps_sock_key_of_flow(k, netns, &sk))
-		return false;
 	o = bpf_map_lookup_elem(&socks, &sk);
-	if (!o && k->proto == PS_SOCK_IPPROTO_UDP)
-		return udp_receiver_of(k, netns, owner);
-	if (!o || !ps_sock_owns_flow(o, first_seen))
-		return false;
-	*owner = o->exec;
-	return true;
+	if (o) {
+		*exec = o->exec;
+		*tgid = o->tgid;
+		return;
+	}
+	l = bpf_map_lookup_elem(&listeners, &lk);
+	if (l) {
+		*exec = l->exec;
+		*tgid = l->tgid;
+	}
 }
 
 #endif

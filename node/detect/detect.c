@@ -5,6 +5,7 @@
  * process tree, repeats counted), the alert records and the state file.
  * The rules themselves are in node/rules.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cni/shared/util.h"
 #include <sys/stat.h>
+#include <bpf/bpf.h>
+
+#include "podsentry.h"
+#include "cni/shared/util.h"
 
 #include "node/detect/detect_int.h"
 
@@ -401,23 +405,6 @@ static struct dpod *pod_at(struct detect *d, const char *ns, const char *name,
 	return p;
 }
 
-/* The pod of a record (by name when named, else by netns). */
-static struct dpod *pod_of(struct detect *d, struct json_object *rec,
-			   __u32 netns, __u64 now)
-{
-	struct json_object *pj = jget(rec, "pod");
-	struct dpod *p;
-
-	if (!pj)
-		return NULL;
-	if (!netns)
-		netns = (__u32)jint(pj, "netns");
-	p = pod_at(d, jstr(pj, "namespace"), jstr(pj, "name"), netns, now);
-	if (p && !p->pod) /* a named pod's object does not change */
-		p->pod = jcopy(pj);
-	return p;
-}
-
 /* The pod of the local pod netns (a registered one). */
 static struct dpod *pod_of_netns(struct detect *d, __u32 netns, __u64 now)
 {
@@ -672,17 +659,20 @@ static struct dproc *proc_from_cache(struct detect *d, const struct proc *cp,
 	return p;
 }
 
-static void on_exec(struct detect *d, struct json_object *rec, __u32 netns,
-		    __u64 now)
+static void on_exec(struct detect *d, struct proc *cp, __u64 now)
 {
-	struct dpod *pod = pod_of(d, rec, netns, now);
-	struct json_object *pj = jget(rec, "process");
+	struct dpod *pod;
 	struct dproc *p, *pp;
-	long long pnetns = jint(pj, "parent_netns");
+	__u32 pnetns = cp->parent_netns;
+	char id[DET_ID];
 
-	if (!pod || !pj || det_proc(d, jstr(pj, "exec_id")))
+	if (!record_pod_known(d->o.rc, cp->netns_ino) ||
+	    !(pod = pod_of_netns(d, cp->netns_ino, now)))
 		return;
-	p = proc_from_json(d, pj, pod->netns);
+	exec_id_fmt(d->o.rc, &cp->id, id, sizeof(id));
+	if (det_proc(d, id))
+		return;
+	p = proc_from_cache(d, cp, pod->netns);
 	if (!p)
 		return;
 	pp = det_proc(d, p->parent);
@@ -731,14 +721,18 @@ static void first_promote(struct detect *d, struct dpod *pod)
 	det_fmt(pod->first_exec, DET_ID, "%s", best->id);
 }
 
-static void on_exit_rec(struct detect *d, struct json_object *rec, __u32 netns,
-		    __u64 now)
+static void on_exit_proc(struct detect *d, const struct ps_exec_id *eid,
+			 __u32 netns, __u64 now)
 {
-	struct dpod *pod = pod_of(d, rec, netns, now);
-	struct dproc *p = det_proc(d, jstr(rec, "process.exec_id"));
+	struct dpod *pod;
+	struct dproc *p;
+	char id[DET_ID];
 
-	if (!pod)
+	if (!record_pod_known(d->o.rc, netns) ||
+	    !(pod = pod_of_netns(d, netns, now)))
 		return;
+	exec_id_fmt(d->o.rc, eid, id, sizeof(id));
+	p = det_proc(d, id);
 	if (pod->live > 0)
 		pod->live--;
 	if (p && !p->exited) {
@@ -826,9 +820,9 @@ struct json_object *det_conn_evidence(struct detect *d, struct dconn *c)
 		json_object_object_add(ev, "start", json_object_new_string(t));
 		json_object_object_add(ev, "state", json_object_new_string(r->state));
 		json_object_object_add(ev, "verdict", json_object_new_string(r->verdict));
-		if (c->refused)
-			json_object_object_add(ev, "refused", json_object_new_boolean(1));
 	}
+	if (c->refused)
+		json_object_object_add(ev, "refused", json_object_new_boolean(1));
 	if (c->proc)
 		json_object_object_add(ev, "exec_id", json_object_new_string(c->proc->id));
 	c->evidence = ev;
@@ -853,16 +847,97 @@ static void conn_rules(struct detect *d, struct dpod *pod, struct dconn *c,
 	c->evidence = NULL;
 }
 
-/* connect records (process + socket) of the process tracer. */
-static void on_connect(struct detect *d, const struct conn_rec *r, __u64 now)
+/* A private or loopback address at side `side` of a flow key. */
+static bool ip_internal_key(const struct ps_flow_key *k, int side)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	record_ip_fmt(k->family, k->addr[side].b, ip);
+	return ip_internal(ip);
+}
+
+/* Whether anc is p or one of its ancestors in the pod. */
+static bool tree_has(struct detect *d, struct dproc *p, const struct dproc *anc)
+{
+	int depth = 0;
+
+	for (; p && depth < 64; p = det_parent(d, p), depth++)
+		if (p == anc)
+			return true;
+	return false;
+}
+
+void det_mark_tree(struct detect *d, struct dproc *root)
+{
+	struct ps_mark m = { .flags = PS_MARK_FOOTHOLD };
+	__u32 key, next, *prev = NULL;
+	struct ps_proc kp;
+	char id[DET_ID];
+
+	if (d->marks_fd < 0 || d->procs_fd < 0)
+		return;
+	m.root.ktime = root->ktime;
+	m.root.pid = root->pid;
+	/* every process whose image is the foothold's or a descendant's:
+	 * those it forked before the daemon saw it too */
+	while (!bpf_map_get_next_key(d->procs_fd, prev, &next)) {
+		struct dproc *p;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(d->procs_fd, &key, &kp) ||
+		    kp.netns_ino != root->netns)
+			continue;
+		exec_id_fmt(d->o.rc, &kp.exec, id, sizeof(id));
+		p = det_proc(d, id);
+		if (!p || !tree_has(d, p, root))
+			continue;
+		if (bpf_map_update_elem(d->marks_fd, &key, &m, BPF_NOEXIST) &&
+		    errno != EEXIST)
+			d->marks_errors++;
+	}
+}
+
+/* The kernel's peers map: what the pod now knows of this destination.
+ * A peer learned (the learning window, or the baseline by pod name when
+ * the peer pod came back at another address) costs no notice any more;
+ * one reported after learning stays quiet for the dedup window. */
+static void peer_tell(struct detect *d, const struct dpod *pod,
+		      const struct dconn *c, bool learned, __u64 now)
+{
+	struct ps_peer_key k = { .netns_ino = pod->netns };
+	struct ps_peer v = {};
+
+	if (d->peers_fd < 0 || !c->dst_ip || c->refused)
+		return;
+	k.proto = !strcmp(c->proto, "udp") ? 17 : !strcmp(c->proto, "tcp") ? 6 : 0;
+	k.port = htons(c->dst_port);
+	if (inet_pton(AF_INET, c->dst_ip, k.addr.b) == 1)
+		k.family = AF_INET;
+	else if (inet_pton(AF_INET6, c->dst_ip, k.addr.b) == 1)
+		k.family = AF_INET6;
+	if (!k.family || !k.proto)
+		return;
+	v.flags = learned ? PS_PEER_LEARNED : PS_PEER_QUIET;
+	v.until = now + d->cfg->dedup_ns;
+	if (bpf_map_update_elem(d->peers_fd, &k, &v, BPF_ANY))
+		d->peers_errors++;
+}
+
+/* Connection notices from the socket programs: a connection that failed,
+ * of a marked tree, or to a peer not in the pod's peers map. */
+static void on_notice(struct detect *d, const struct conn_rec *r, __u64 now)
 {
 	struct dpod *pod;
 	struct dconn c = {};
 	char key[256];
+	bool marked = r->notice & PS_SOCK_MARKED;
 
-	if (!r->dst_ip || !(pod = pod_of_netns(d, r->netns, now)))
+	if (!r->dst_ip || !record_pod_known(d->o.rc, r->netns) ||
+	    !(pod = pod_of_netns(d, r->netns, now)))
 		return;
 	conn_fill(d, &c, r);
+	c.refused = r->refused;
 	/* the flow of this connection must not count twice */
 	if (c.src_ip && c.src_port)
 		conn_key(key, sizeof(key), "c ", &c, NULL);
@@ -870,74 +945,96 @@ static void on_connect(struct detect *d, const struct conn_rec *r, __u64 now)
 		conn_key(key, sizeof(key), "", &c, pod->key);
 	flow_seen_add(d, key, now);
 	conn_rules(d, pod, &c, now);
+	if (!marked && c.internal) {
+		char peer[DET_KEY + 32];
+
+		rules_peer_fmt(&c, peer, sizeof(peer));
+		peer_tell(d, pod, &c, det_pod_learning(d, pod, now) ||
+			  det_baseline_has(pod, peer), now);
+	}
 }
 
-/* Flow records: the pod's egress flows, each counted once (the first of
- * its records), refused ones (RST answer) again at their end. */
-static void on_flow(struct detect *d, const struct conn_rec *r, __u64 now)
+/* A flow's record: detection looks only at what notices could not show,
+ * a connection opened by a pod of this node whose tree is a foothold
+ * (the tree may have been found after it connected to a peer the pod
+ * knows), or that no socket named (no socket program saw it). */
+static void on_flow(struct detect *d, const struct flow_view *v, __u64 now)
 {
+	static char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
+	int src = v->src, dst = !v->src;
+	struct proc *cp = v->proc[src];
 	struct dpod *pod;
 	struct dconn c = {};
-	char key[256], ckey[256], ckey2[256];
-	bool seen, refused;
-	size_t len;
-	__u64 at;
+	struct conn_rec r = {};
+	char key[256], ckey[256], pbuf[16];
+	struct dproc *p = NULL;
+	bool footholds = d->last_foothold_ns &&
+			 now - d->last_foothold_ns <= d->cfg->chain_ns;
 
-	if (!r->direction || strcmp(r->direction, "egress") || !r->dst_ip ||
-	    !(pod = pod_of_netns(d, r->netns, now)))
+	if (!v->opened_known || !v->netns[src] || !v->final || v->refused)
 		return;
-	conn_fill(d, &c, r);
-	refused = r->final && r->reason && !strcmp(r->reason, "rst") &&
-		  !strcmp(c.proto, "tcp") && (r->tcp_flags_in & 0x04) &&
-		  !(r->tcp_flags_in & 0x02); /* RST and no SYN came back */
-	conn_key(key, sizeof(key), "", &c, NULL);
-	len = strlen(key);
-	if (len + 24 < sizeof(key)) {
-		struct ckey k = { key + len, key + sizeof(key) - 1 };
-
-		ck_str(&k, " ");
-		ck_uint(&k, r->start);
+	if (cp) {
+		if (!footholds)
+			return;
+		exec_id_fmt(d->o.rc, &cp->id, key, sizeof(key));
+		p = det_proc(d, key);
+		if (!p || !det_foothold_of(d, p, now))
+			return;
+	} else if (!footholds && !v->netns[dst] &&
+		   !ip_internal_key(&v->key, dst)) {
+		return;
 	}
-	/* a flow is kept here from its first record to its final one */
-	seen = seen_get(&d->flows_seen, key, NULL);
-	if (r->final)
-		seen_del(&d->flows_seen, key);
-	else if (!seen)
-		flow_seen_add(d, key, now);
-	if (seen && !refused)
+	if (!record_pod_known(d->o.rc, v->netns[src]) ||
+	    !(pod = pod_of_netns(d, v->netns[src], now)))
 		return;
-	conn_key(ckey2, sizeof(ckey2), "c ", &c, NULL);
-	if (!seen && !refused && seen_del(&d->flows_seen, ckey2))
-		return; /* its connect record reported it */
+	record_ip_fmt(v->key.family, v->key.addr[src].b, src_ip);
+	record_ip_fmt(v->key.family, v->key.addr[dst].b, dst_ip);
+	r.flow = true;
+	r.ktime = v->ktime;
+	r.proto = ip_proto_name(v->key.proto, pbuf, sizeof(pbuf));
+	r.src_ip = src_ip;
+	r.dst_ip = dst_ip;
+	r.src_port = v->key.proto == 6 || v->key.proto == 17 ? ntohs(v->key.port[src]) : -1;
+	r.dst_port = v->key.proto == 6 || v->key.proto == 17 ? ntohs(v->key.port[dst]) : -1;
+	r.netns = r.src_netns = v->netns[src];
+	r.dst_netns = v->netns[dst];
+	r.proc = cp;
+	r.state = "closed";
+	r.verdict = v->f.verdict == PS_VERDICT_DROP ? "dropped" : "forwarded";
+	r.start = v->f.first_seen;
+	conn_fill(d, &c, &r);
+	/* reported by its notice already */
+	conn_key(ckey, sizeof(ckey), "c ", &c, NULL);
+	if (seen_del(&d->flows_seen, ckey))
+		return;
 	conn_key(ckey, sizeof(ckey), "", &c, pod->key);
-	if (!seen && !refused && seen_get(&d->flows_seen, ckey, &at) &&
-	    now - at < 5 * NS_PER_S)
-		return; /* a connect record without source port reported it */
-	c.refused = refused;
+	if (seen_get(&d->flows_seen, ckey, NULL))
+		return;
 	conn_rules(d, pod, &c, now);
 }
 
 void detect_conn(struct detect *d, const struct conn_rec *r)
 {
-	if (!d || !r)
-		return;
-	if (r->flow)
-		on_flow(d, r, clock_boot_ns());
-	else
-		on_connect(d, r, clock_boot_ns());
+	if (d && r)
+		on_notice(d, r, clock_boot_ns());
 }
 
-void detect_record(struct detect *d, struct json_object *rec, __u32 netns)
+void detect_flow(struct detect *d, const struct flow_view *v)
 {
-	const char *type = jstr(rec, "type");
-	__u64 now = clock_boot_ns();
+	if (d && v)
+		on_flow(d, v, clock_boot_ns());
+}
 
-	if (!d || !type)
-		return;
-	if (!strcmp(type, "process_exec"))
-		on_exec(d, rec, netns, now);
-	else if (!strcmp(type, "process_exit"))
-		on_exit_rec(d, rec, netns, now);
+void detect_exec(struct detect *d, struct proc *p)
+{
+	if (d && p)
+		on_exec(d, p, clock_boot_ns());
+}
+
+void detect_exit(struct detect *d, const struct ps_exec_id *id, __u32 netns)
+{
+	if (d && id)
+		on_exit_proc(d, id, netns, clock_boot_ns());
 }
 
 /* ---- the state file ---- */
@@ -1140,6 +1237,20 @@ static int mkdir_parents(const char *file)
 	return dir_make(dir, 0755, 0755);
 }
 
+/* A pinned map of the daemon's folder; -1 (and a line) when missing. */
+static int pin_open(const char *bpffs, const char *name)
+{
+	char path[4096];
+	int fd;
+
+	det_fmt(path, sizeof(path), "%s/%s", bpffs, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fprintf(stderr, "podsentryd: detection: map %s: %s\n", path,
+			strerror(errno));
+	return fd;
+}
+
 struct detect *detect_new(const struct detect_opts *o, int *err)
 {
 	struct detect *d = calloc(1, sizeof(*d));
@@ -1150,7 +1261,13 @@ struct detect *detect_new(const struct detect_opts *o, int *err)
 	}
 	d->o = *o;
 	d->cfg = o->cfg;
+	d->peers_fd = d->marks_fd = d->procs_fd = -1;
 	enforce_open(d, o->bpffs);
+	if (o->bpffs) {
+		d->peers_fd = pin_open(o->bpffs, PS_PIN_PEERS);
+		d->marks_fd = pin_open(o->bpffs, PS_PIN_MARKS);
+		d->procs_fd = pin_open(o->bpffs, PS_PIN_PROCS);
+	}
 	if (o->alerts_path) {
 		*err = exporter_open(&d->alerts, o->alerts_path);
 		if (*err) {
@@ -1248,6 +1365,12 @@ void detect_free(struct detect *d)
 	enforce_expire(d, 0, true);
 	if (d->deny_fd >= 0)
 		close(d->deny_fd);
+	if (d->peers_fd >= 0)
+		close(d->peers_fd);
+	if (d->marks_fd >= 0)
+		close(d->marks_fd);
+	if (d->procs_fd >= 0)
+		close(d->procs_fd);
 	for (i = 0; i < DET_HASH; i++)
 		while (d->procs[i]) {
 			struct dproc *n = d->procs[i]->next;

@@ -13,6 +13,7 @@
 #include <linux/types.h>
 
 #include "node/detect/config.h"
+#include "node/records/flow.h"
 #include "node/records/records.h"
 
 #define DETECT_STATE_DEFAULT "/var/lib/podsentry/detect-state.json"
@@ -35,11 +36,14 @@ struct detect_opts {
 
 /* NULL with *err (negative errno) and a message on stderr. */
 struct detect *detect_new(const struct detect_opts *o, int *err);
-/* One record the daemon wrote as JSON (process_exec, process_exit; others
- * are ignored); netns is its pod's (0: none). */
-void detect_record(struct detect *d, struct json_object *rec, __u32 netns);
-/* A connect or flow record the daemon wrote (as text). */
+/* A new exec (the process cache's entry). */
+void detect_exec(struct detect *d, struct proc *p);
+/* An exec ended (its process exited). */
+void detect_exit(struct detect *d, const struct ps_exec_id *id, __u32 netns);
+/* A connection notice of the socket programs. */
 void detect_conn(struct detect *d, const struct conn_rec *c);
+/* A flow record: what notices could not show (see detect.c). */
+void detect_flow(struct detect *d, const struct flow_view *v);
 /* Once a second: close idle alerts, forget old state, save the state
  * file when it changed. */
 void detect_tick(struct detect *d);

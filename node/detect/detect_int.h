@@ -11,6 +11,7 @@
 #include "node/detect/seen.h"
 #include "node/detect/config.h"
 #include "node/detect/detect.h"
+#include "node/records/flow.h"
 #include "node/sinks/export.h"
 
 #define DET_ID 96
@@ -115,6 +116,10 @@ struct detect {
 	__u64 last_save_ns;
 	unsigned long long n_alerts, seq;
 	int n_persisted; /* processes restored from the state file */
+	/* the kernel's detection maps (-1: not open) */
+	int peers_fd, marks_fd, procs_fd;
+	unsigned long long peers_errors, marks_errors;
+	__u64 last_foothold_ns; /* 0: none yet */
 };
 
 /* snprintf that may cut (names and summaries are cut, never overrun). */
@@ -159,7 +164,14 @@ bool enforce_deny_conn(struct detect *d, struct dpod *pod,
 		       const struct dconn *c, __u64 now);
 void enforce_expire(struct detect *d, __u64 now, bool all);
 
+/* detect.c: mark p's tree in the kernel (marks map): p and its live
+ * descendants; their children inherit the mark at fork. */
+void det_mark_tree(struct detect *d, struct dproc *p);
+
 /* rules.c */
+/* The baseline's name of a connection's peer: "pod NS/NAME:PORT/PROTO"
+ * for a pod of the node, else "IP:PORT/PROTO". */
+void rules_peer_fmt(const struct dconn *c, char *out, size_t len);
 /* The network tool / applet name of an exec (basename, busybox applet). */
 void rules_tool_name(const char *binary, const char *argv0, const char *argv1,
 		     char *out, size_t len);

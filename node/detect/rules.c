@@ -179,7 +179,9 @@ static void foothold_mark(struct detect *d, struct dpod *pod, struct dproc *p,
 	if (p->foothold < 0) {
 		p->foothold = rule;
 		p->foothold_ns = now;
+		det_mark_tree(d, p);
 	}
+	d->last_foothold_ns = now;
 	det_pod_add_foothold(pod, p);
 	/* the rule's action is deny: no new east-west destinations */
 	if (d->cfg->rule[rule].action == ACTION_DENY &&
@@ -319,7 +321,7 @@ static struct json_object *conn_evidence(struct detect *d, struct dconn *c)
 	return ev;
 }
 
-static void peer_fmt(const struct dconn *c, char *out, size_t len)
+void rules_peer_fmt(const struct dconn *c, char *out, size_t len)
 {
 	if (c->peer_pod)
 		det_fmt(out, len, "pod %s:%d/%s", c->peer_pod, c->dst_port, c->proto);
@@ -392,7 +394,7 @@ void rules_connection(struct detect *d, struct dpod *pod, struct dconn *c,
 	ap = p ? p : fh;
 	tree = ap ? det_tree_root(d, ap) : det_proc(d, pod->first_exec);
 	det_fmt(tkey, sizeof(tkey), "%s", tree ? tree->id : "pod");
-	peer_fmt(c, peer, sizeof(peer));
+	rules_peer_fmt(c, peer, sizeof(peer));
 	det_fmt(dst, sizeof(dst), "%s:%d", c->dst_ip, c->dst_port);
 	c2 = fh && fh->c2[0] && !strcmp(fh->c2, dst);
 	if (c2 && !c->refused) {

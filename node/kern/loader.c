@@ -170,6 +170,8 @@ static void pins_replace_unfit(struct bpf_object *obj)
 static void pins_remove_obsolete(const char *dir)
 {
 	static const char *const gone[] = { "flows", "sock_pending" };
+	/* (flows4 and flows6 of the per-pod layout have other key and
+	 * value sizes: pins_replace_unfit replaces them) */
 	char path[PATH_MAX];
 	size_t i;
 
@@ -183,8 +185,7 @@ static void pins_remove_obsolete(const char *dir)
 
 /* Flow-process correlation: the socket hooks, sharing the pinned maps;
  * the cgroup programs on the cgroup v2 root see every process. */
-static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
-		      __u32 max_flows6)
+static int sock_start(struct loader *l, const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
 	struct bpf_program *cg[LOADER_SOCK_LINKS];
@@ -196,8 +197,9 @@ static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
 		fprintf(stderr, "podsentryd: open sock.bpf.o: %s\n", strerror(-err));
 		return err;
 	}
-	l->sock->rodata->scope = scope;
-	flow_tables_size(l->sock->obj, max_flows4, max_flows6);
+	l->sock->rodata->scope = o->scope;
+	l->sock->rodata->sock_records = o->sock_records;
+	flow_tables_size(l->sock->obj, o->max_flows4, o->max_flows6);
 	pins_replace_unfit(l->sock->obj);
 	err = sock_bpf__load(l->sock);
 	if (err) {
@@ -234,8 +236,7 @@ static int sock_start(struct loader *l, enum ps_scope scope, __u32 max_flows4,
 	return err;
 }
 
-int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
-		 __u32 max_flows4, __u32 max_flows6)
+int loader_start(struct loader *l, const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->dir);
 	int err;
@@ -246,8 +247,8 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 		fprintf(stderr, "podsentryd: open process.bpf.o: %s\n", strerror(-err));
 		return err;
 	}
-	l->proc->rodata->scope = scope;
-	flow_tables_size(l->proc->obj, max_flows4, max_flows6);
+	l->proc->rodata->scope = o->scope;
+	flow_tables_size(l->proc->obj, o->max_flows4, o->max_flows6);
 	pins_remove_obsolete(l->dir);
 	pins_replace_unfit(l->proc->obj);
 	err = process_bpf__load(l->proc);
@@ -262,8 +263,9 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 		fprintf(stderr, "podsentryd: open flow.bpf.o: %s\n", strerror(-err));
 		return err;
 	}
-	l->flow->rodata->flow_update_ns = flow_update_ns;
-	flow_tables_size(l->flow->obj, max_flows4, max_flows6);
+	l->flow->rodata->flow_update_ns = o->flow_update_ns;
+	l->flow->rodata->flow_aggregate = o->aggregate;
+	flow_tables_size(l->flow->obj, o->max_flows4, o->max_flows6);
 	pins_replace_unfit(l->flow->obj);
 	err = flow_bpf__load(l->flow);
 	if (err) {
@@ -281,7 +283,18 @@ int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
 			strerror(-err));
 		return err;
 	}
-	return sock_start(l, scope, max_flows4, max_flows6);
+	return sock_start(l, o);
+}
+
+int loader_sock_counts_fd(struct loader *l)
+{
+	return l->sock ? bpf_map__fd(l->sock->maps.sock_counts) : -ENOENT;
+}
+
+void loader_agg_since(struct loader *l, __u64 ns)
+{
+	if (l->flow && l->flow->bss)
+		l->flow->bss->agg_since = ns;
 }
 
 int loader_map_fd(struct loader *l, const char *name)

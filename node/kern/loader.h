@@ -30,14 +30,25 @@ struct loader {
 	bool keep_pins;
 };
 
+/* What the programs are told before they load. */
+struct loader_opts {
+	enum ps_scope scope;
+	__u64 flow_update_ns;	       /* 0: no FLOW_UPDATE */
+	__u32 max_flows4, max_flows6;  /* sizes of flows4 and flows6 */
+	bool aggregate;		       /* fold short TCP connections */
+	__u32 sock_records;	       /* enum ps_sock_records */
+};
+
 /* Create the bpffs folder (mounting bpffs when missing) and lock it.
  * -EBUSY when another daemon holds it. */
 int loader_lock(struct loader *l, const char *dir);
 /* Open, configure, load (pinning maps), pin programs, attach. */
-/* max_flows4, max_flows6: sizes of the flows4 and flows6 tables. */
-int loader_start(struct loader *l, enum ps_scope scope, __u64 flow_update_ns,
-		 __u32 max_flows4, __u32 max_flows6);
+int loader_start(struct loader *l, const struct loader_opts *o);
 int loader_map_fd(struct loader *l, const char *name);
+/* The socket programs' counters (sock_counts), not pinned. */
+int loader_sock_counts_fd(struct loader *l);
+/* Tell the flow programs when flow_agg was last read (boot ns). */
+void loader_agg_since(struct loader *l, __u64 ns);
 /* Detach, unpin unless keep_pins, unlock. */
 void loader_stop(struct loader *l);
 

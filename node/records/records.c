@@ -358,9 +358,10 @@ bool record_pod_w(struct record_ctx *ctx, struct jw *w, const char *key,
 }
 
 /* The full process object; the brief form is its first brief_len bytes
- * and a closing brace. */
+ * and a closing brace, the short form its first short_len bytes. */
 static void process_text(const struct record_ctx *ctx, struct jw *w,
-			 const struct proc *p, size_t *brief_len)
+			 const struct proc *p, size_t *brief_len,
+			 size_t *short_len)
 {
 	char buf[128];
 	__u32 i = 0;
@@ -370,6 +371,7 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 	jw_str(w, "exec_id", buf);
 	jw_int(w, "pid", p->pid);
 	jw_str(w, "binary", p->binary);
+	*short_len = w->len;
 	jw_arr(w, "args");
 	while (p->args && i < p->args_len) {
 		size_t n = strnlen(p->args + i, p->args_len - i);
@@ -392,6 +394,8 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 	}
 	jw_int(w, "ppid", p->ppid);
 	jw_int(w, "netns", p->netns_ino);
+	if (p->parent_netns) /* entered the pod from outside */
+		jw_uint(w, "parent_netns", p->parent_netns);
 	jw_uint(w, "cgroup_id", p->cgroup_id);
 	if (p->procfs)
 		jw_bool(w, "procfs", true);
@@ -399,13 +403,13 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 }
 
 void record_process_w(const struct record_ctx *ctx, struct jw *w,
-		      const char *key, struct proc *p, bool brief)
+		      const char *key, struct proc *p, enum proc_form form)
 {
 	if (!p->json) {
 		struct jw t = {};
-		size_t bl = 0;
+		size_t bl = 0, sl = 0;
 
-		process_text(ctx, &t, p, &bl);
+		process_text(ctx, &t, p, &bl, &sl);
 		if (t.oom) {
 			jw_free(&t);
 			jw_raw(w, key, "null", 4);
@@ -414,11 +418,50 @@ void record_process_w(const struct record_ctx *ctx, struct jw *w,
 		p->json = t.buf; /* the process owns it now */
 		p->json_len = t.len;
 		p->brief_len = bl;
+		p->short_len = sl;
 	}
-	if (!brief) {
+	if (form == PROC_FULL) {
 		jw_raw(w, key, p->json, p->json_len);
 		return;
 	}
-	jw_raw(w, key, p->json, p->brief_len);
+	jw_raw(w, key, p->json, form == PROC_BRIEF ? p->brief_len : p->short_len);
 	jw_append(w, "}", 1);
+}
+
+bool record_pod_known(struct record_ctx *ctx, __u32 netns_ino)
+{
+	struct ps_pod kp;
+
+	if (!netns_ino)
+		return false;
+	if (ctx->pods && pods_by_netns(ctx->pods, netns_ino))
+		return true;
+	return ctx->pods_map_fd >= 0 &&
+	       !bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp);
+}
+
+bool record_pod_brief_w(struct record_ctx *ctx, struct jw *w, const char *key,
+			__u32 netns_ino)
+{
+	const struct pod_info *pi;
+	struct ps_pod kp;
+
+	if (!netns_ino)
+		return false;
+	pi = ctx->pods ? pods_by_netns(ctx->pods, netns_ino) : NULL;
+	if (pi) {
+		jw_obj(w, key);
+		jw_str(w, "namespace", pi->namespace);
+		jw_str(w, "name", pi->name);
+		jw_obj_end(w);
+		return true;
+	}
+	if (ctx->pods_map_fd < 0 ||
+	    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp))
+		return false;
+	jw_obj(w, key);
+	jw_uint(w, "netns", netns_ino);
+	jw_uint(w, "slot", kp.slot);
+	jw_obj_end(w);
+	return true;
 }

@@ -90,33 +90,42 @@ void record_head_w(const struct record_ctx *ctx, struct jw *w,
  * not a registered pod. The text of a pod is kept for RECORD_CACHE_NS. */
 bool record_pod_w(struct record_ctx *ctx, struct jw *w, const char *key,
 		  __u32 netns_ino);
-/* The process object under key; its text is kept in p for next time. */
-void record_process_w(const struct record_ctx *ctx, struct jw *w,
-		      const char *key, struct proc *p, bool brief);
+/* Whether the netns is a registered pod (a record about it has "pod"). */
+bool record_pod_known(struct record_ctx *ctx, __u32 netns_ino);
+/* The pod's {namespace, name} (or {netns, slot} while no state file
+ * names it) under key; false when the netns is not a registered pod. */
+bool record_pod_brief_w(struct record_ctx *ctx, struct jw *w, const char *key,
+			__u32 netns_ino);
 
-/* What a connect or flow record says about its connection: the detection
- * engine reads this rather than the record's text. Strings and the
- * process are valid during the call only. */
-struct conn_rec {
-	bool flow;		/* a flow record; else a connect record */
-	__u64 ktime;		/* the record's time (boot clock) */
-	const char *proto;	/* "tcp", "udp", ... */
-	const char *src_ip;	/* NULL when unknown */
-	const char *dst_ip;
-	int src_port, dst_port;	/* -1 for no port (ICMP) */
-	__u32 netns;		/* the record's pod */
-	__u32 src_netns, dst_netns; /* local pods at either end, or 0 */
-	struct proc *proc;	/* the process the record names, or NULL */
-	/* flow records */
-	const char *direction, *state, *verdict, *reason;
-	bool final;
-	__u8 tcp_flags_in;
-	__u64 start;
+enum proc_form {
+	PROC_FULL,  /* every field */
+	PROC_BRIEF, /* exec_id, pid, binary, args: a parent, an ancestor */
+	PROC_SHORT, /* exec_id, pid, binary: the ends of a flow */
 };
 
-/* A finished record line (no newline) for the node export and pod log,
- * netns its pod (0: none), c what it says for detection (or NULL). */
-typedef void (*record_line_fn)(void *arg, const char *line, size_t len,
-			       __u32 netns, const struct conn_rec *c);
+/* The process object under key; its text is kept in p for next time. */
+void record_process_w(const struct record_ctx *ctx, struct jw *w,
+		      const char *key, struct proc *p, enum proc_form form);
+
+/* A connection as detection reads it: from a socket notice (the
+ * kernel sent it because it failed, its tree is marked, or its peer is
+ * new for the pod) or from a flow record. Strings and the process are
+ * valid during the call only. */
+struct conn_rec {
+	bool flow;		/* from a flow record; else a notice */
+	__u64 ktime;		/* boot clock */
+	const char *proto;	/* "tcp", "udp", ... */
+	const char *src_ip;	/* NULL when unknown (a UDP source) */
+	const char *dst_ip;
+	int src_port, dst_port;	/* -1 for no port (ICMP) */
+	__u32 netns;		/* the pod that opened it */
+	__u32 src_netns, dst_netns; /* local pods at either end, or 0 */
+	struct proc *proc;	/* the process that opened it, or NULL */
+	__u32 notice;		/* notices: enum ps_sock_flags */
+	bool refused;		/* answered by RST, or failed */
+	/* flow records */
+	const char *state, *verdict;
+	__u64 start;
+};
 
 #endif

@@ -349,3 +349,63 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 	}
 	return n;
 }
+
+/* The cwd from its components as the kernel walked them, leaf first. */
+static char *cwd_from_components(const char *buf, __u32 len)
+{
+	const char *comp[PS_CWD_DEPTH + 1];
+	size_t total = 2;
+	__u32 i = 0, n = 0;
+	char *s, *p;
+
+	while (i < len && n < PS_CWD_DEPTH + 1) {
+		size_t l = strnlen(buf + i, len - i);
+
+		comp[n++] = buf + i;
+		total += l + 1;
+		i += l + 1;
+	}
+	s = p = malloc(total);
+	if (!s)
+		return NULL;
+	if (!n)
+		*p++ = '/';
+	while (n--) {
+		*p++ = '/';
+		p = stpcpy(p, comp[n]);
+	}
+	*p = 0;
+	return s;
+}
+
+struct proc *proc_from_exec(const struct ps_exec_event *e)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->id = e->exec;
+	p->parent = e->parent;
+	p->pid = e->tgid;
+	p->ppid = e->ppid;
+	p->uid = e->uid;
+	p->gid = e->gid;
+	p->netns_ino = e->netns_ino;
+	if (e->flags & PS_EXEC_PARENT_OTHER_NETNS)
+		p->parent_netns = e->parent_netns_ino;
+	p->cgroup_id = e->cgroup_id;
+	p->exec_flags = e->flags;
+	p->binary = strndup(e->binary, sizeof(e->binary));
+	p->args_len = e->args_len; /* < PS_ARGS_MAX: node/kern/events.c */
+	p->args = malloc(p->args_len + 1);
+	if (p->args) {
+		memcpy(p->args, e->args, p->args_len);
+		p->args[p->args_len] = 0;
+	}
+	p->cwd = cwd_from_components(e->args + p->args_len, e->cwd_len);
+	if (!p->binary || !p->args || !p->cwd) {
+		proc_free(p);
+		return NULL;
+	}
+	return p;
+}

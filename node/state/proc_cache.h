@@ -18,6 +18,7 @@ struct proc {
 	struct ps_exec_id id;
 	struct ps_exec_id parent;
 	__u32 pid, ppid, uid, gid, netns_ino;
+	__u32 parent_netns; /* set when the parent ran in another netns */
 	__u64 cgroup_id;
 	__u32 exec_flags; /* enum ps_exec_flags */
 	char *binary;
@@ -29,7 +30,7 @@ struct proc {
 	__u64 gone_ktime; /* exit or replacement time */
 	__u64 hold_until; /* kept at least until then (owns open sockets) */
 	char *json;	  /* its process object as text, once written */
-	__u32 json_len, brief_len;
+	__u32 json_len, brief_len, short_len;
 	struct proc *id_next, *pid_next, *gone_next;
 };
 
@@ -54,6 +55,10 @@ void proc_cache_hold(struct proc_cache *c, const struct ps_exec_id *id,
  * exceeded). */
 void proc_cache_reap(struct proc_cache *c, __u64 now_ktime);
 __u32 proc_cache_count(const struct proc_cache *c);
+
+/* A new process from an exec event (not yet in the cache), NULL when
+ * out of memory. */
+struct proc *proc_from_exec(const struct ps_exec_event *e);
 
 /* Read every /proc/<pid> into the cache; seed_fd >= 0 is the procs map,
  * filled with BPF_NOEXIST so entries the kernel already made win.

@@ -5,134 +5,66 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
-#include "podsentry.h"
+#include "node/records/flow.h"
+#include "node/records/socket.h"
 #include "node/state/sockets.h"
 
 #define SOCKS_BATCH 1024
-/* The socks map is read whole at most this often: closed entries go
- * some seconds after their linger (the LRU would recycle them anyway). */
+/* The socks map (UDP senders) is read whole at most this often. */
 #define SOCKS_SWEEP_NS (5ULL * 1000000000ULL)
-/* Owners of open sockets are held from one sweep past the next. */
-#define PROC_HOLD_NS (PS_SOCK_LINGER_NS + SOCKS_SWEEP_NS + 2000000000ULL)
+/* Owners of live UDP entries are held from one sweep past the next. */
+#define PROC_HOLD_NS (2 * SOCKS_SWEEP_NS + 2000000000ULL)
+/* Inherited sockets remembered for their flow's record (a socket read
+ * by a later exec lives as long as that exec's session: a ring of the
+ * most recent ones is enough, each kept at most this long). */
+#define HOLDERS 1024
+#define HOLDER_KEEP_NS (3600ULL * 1000000000ULL)
+
+struct holder {
+	struct ps_flow_key key;
+	int side;
+	struct ps_exec_id exec;
+	__u64 at; /* 0: free */
+};
 
 struct sockets {
-	struct record_ctx *rc;
-	struct flow_table *flows;
-	record_line_fn emit;
-	sockets_emit_fn emit_json;
-	void *arg;
+	struct sockets_opts o;
 	struct jw w;
-	int socks_fd;
-	__u64 last_stats, last_sweep;
-	unsigned long long stats_sig; /* what the last stats record said */
+	__u64 last_sweep;
 	struct socket_stats st;
+	struct holder holders[HOLDERS];
+	unsigned int next_holder;
 	struct ps_sock_key keys[SOCKS_BATCH], del[SOCKS_BATCH];
 	struct ps_sock_owner vals[SOCKS_BATCH];
 };
 
-static struct sockets *S;
-
-int sockets_init(struct record_ctx *rc, struct loader *l,
-		 struct flow_table *flows, record_line_fn emit,
-		 sockets_emit_fn emit_json, void *arg)
+struct sockets *sockets_new(const struct sockets_opts *o)
 {
-	S = calloc(1, sizeof(*S));
-	if (!S)
-		return -ENOMEM;
-	S->rc = rc;
-	S->flows = flows;
-	S->emit = emit;
-	S->emit_json = emit_json;
-	S->arg = arg;
-	S->socks_fd = loader_map_fd(l, PS_PIN_SOCKS);
-	if (S->socks_fd < 0) {
-		fprintf(stderr, "podsentryd: map %s: %s\n", PS_PIN_SOCKS,
-			strerror(-S->socks_fd));
-		free(S);
-		S = NULL;
-		return -ENOENT;
-	}
-	S->last_stats = clock_boot_ns();
-	return 0;
+	struct sockets *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->o = *o;
+	s->last_sweep = clock_boot_ns();
+	return s;
 }
 
-const struct socket_stats *sockets_stats(void)
+void sockets_free(struct sockets *s)
 {
-	return S ? &S->st : NULL;
+	if (!s)
+		return;
+	jw_free(&s->w);
+	free(s);
 }
-
-/* An endpoint of a socket; the address text goes to ip (empty when the
- * address is unset), the local pod at it to *netns when with_pod. */
-static void endpoint_w(struct jw *w, const char *key, const union ps_addr *a,
-		       __u8 family, __be16 port, bool with_pod, char *ip,
-		       __u32 *netns)
-{
-	static const union ps_addr zero;
-
-	*ip = 0;
-	*netns = 0;
-	jw_obj(w, key);
-	if (memcmp(a, &zero, sizeof(zero))) {
-		record_ip_fmt(family, a->b, ip);
-		jw_str(w, "ip", ip);
-	}
-	jw_int(w, "port", ntohs(port));
-	if (with_pod && (*netns = record_ip_netns(S->rc, family, a->b)) &&
-	    !record_pod_w(S->rc, w, "pod", *netns))
-		*netns = 0;
-	jw_obj_end(w);
-}
-
-static void socket_w(struct jw *w, const struct ps_sock_event *e, __u32 type,
-		     struct conn_rec *c)
-{
-	const struct ps_sock_key *k = &e->key;
-	bool passive = e->flags & PS_SOCK_ACCEPT;
-	static char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
-	__u32 lns, rns;
-
-	jw_obj(w, "socket");
-	jw_str(w, "protocol", c->proto);
-	jw_str(w, "family", k->family == 2 ? "ipv4" : "ipv6");
-	if (type == PS_EV_LISTEN) {
-		endpoint_w(w, "src", &k->local_addr, k->family, k->local_port,
-			   false, local, &lns);
-	} else if (passive) { /* src -> dst is the direction it was opened */
-		endpoint_w(w, "src", &k->remote_addr, k->family, k->remote_port,
-			   true, remote, &rns);
-		endpoint_w(w, "dst", &k->local_addr, k->family, k->local_port,
-			   false, local, &lns);
-	} else {
-		endpoint_w(w, "src", &k->local_addr, k->family, k->local_port,
-			   false, local, &lns);
-		endpoint_w(w, "dst", &k->remote_addr, k->family, k->remote_port,
-			   true, remote, &rns);
-		c->src_ip = local[0] ? local : NULL;
-		c->src_port = ntohs(k->local_port);
-		c->dst_ip = remote[0] ? remote : NULL;
-		c->dst_port = ntohs(k->remote_port);
-		c->dst_netns = rns;
-	}
-	jw_int(w, "pid", e->tgid);
-	if (type == PS_EV_CONNECT && k->proto == 6)
-		jw_str(w, "state", e->flags & PS_SOCK_FAILED ? "failed" : "established");
-	jw_obj_end(w);
-}
-
-static const char *const type_names[] = {
-	[PS_EV_CONNECT] = "connect",
-	[PS_EV_ACCEPT] = "accept",
-	[PS_EV_LISTEN] = "listen",
-	[PS_EV_INHERIT] = "inherit",
-};
 
 /* The process of an exec: the cached one, or what the event knows of it
- * in *stub. */
-static struct proc *exec_proc(const struct ps_exec_id *id, __u32 tgid,
-			      __u32 netns, struct proc *stub)
+ * in *stub (freed by stub_done). */
+static struct proc *exec_proc(struct sockets *s, const struct ps_exec_id *id,
+			      __u32 tgid, __u32 netns, struct proc *stub)
 {
-	struct proc *p = proc_cache_get(S->rc->procs, id);
+	struct proc *p = proc_cache_get(s->o.rc->procs, id);
 
 	if (p)
 		return p;
@@ -143,80 +75,147 @@ static struct proc *exec_proc(const struct ps_exec_id *id, __u32 tgid,
 	return stub;
 }
 
-int sockets_event(const void *data, size_t len)
+static void stub_done(struct proc *p, struct proc *stub)
+{
+	if (p == stub)
+		free(stub->json);
+}
+
+/* The canonical flow key of a socket tuple; *side its end. */
+static void flow_key_of_sock(const struct ps_sock_key *sk,
+			     struct ps_flow_key *k, int *side)
+{
+	int words = sk->family == 2 ? 1 : 4;
+
+	memset(k, 0, sizeof(*k));
+	*side = !ps_flow_side_lower(sk->local_addr.w, sk->local_port,
+				    sk->remote_addr.w, sk->remote_port, words);
+	k->addr[*side] = sk->local_addr;
+	k->addr[!*side] = sk->remote_addr;
+	k->port[*side] = sk->local_port;
+	k->port[!*side] = sk->remote_port;
+	k->family = sk->family;
+	k->proto = sk->proto;
+}
+
+static void holder_add(struct sockets *s, const struct ps_sock_event *e)
+{
+	struct holder *h = &s->holders[s->next_holder++ % HOLDERS];
+
+	flow_key_of_sock(&e->key, &h->key, &h->side);
+	h->exec = e->holder;
+	h->at = e->hdr.ktime;
+}
+
+struct proc *sockets_holder(struct sockets *s, const struct ps_flow_key *k,
+			    int side)
+{
+	__u64 now = clock_boot_coarse_ns();
+	int i;
+
+	if (!s || k->proto != 6)
+		return NULL;
+	for (i = 0; i < HOLDERS; i++) {
+		struct holder *h = &s->holders[i];
+
+		if (h->at && h->side == side && now - h->at < HOLDER_KEEP_NS &&
+		    !memcmp(&h->key, k, sizeof(*k)))
+			return proc_cache_get(s->o.rc->procs, &h->exec);
+	}
+	return NULL;
+}
+
+/* A connection notice as detection reads it. */
+static void notice_out(struct sockets *s, const struct ps_sock_event *e,
+		       struct proc *p)
+{
+	static char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
+	const struct ps_sock_key *k = &e->key;
+	static const union ps_addr zero;
+	char pbuf[16];
+	struct conn_rec c = {
+		.ktime = e->hdr.ktime,
+		.proto = ip_proto_name(k->proto, pbuf, sizeof(pbuf)),
+		.netns = k->netns_ino,
+		.src_netns = k->netns_ino,
+		.proc = p,
+		.notice = e->flags,
+		.refused = e->flags & PS_SOCK_REFUSED,
+		.src_port = ntohs(k->local_port),
+		.dst_port = ntohs(k->remote_port),
+	};
+
+	if (memcmp(&k->local_addr, &zero, sizeof(zero))) {
+		record_ip_fmt(k->family, k->local_addr.b, local);
+		c.src_ip = local;
+	}
+	record_ip_fmt(k->family, k->remote_addr.b, remote);
+	c.dst_ip = remote;
+	c.dst_netns = record_ip_netns(s->o.rc, k->family, k->remote_addr.b);
+	s->o.notice(s->o.arg, &c);
+}
+
+int sockets_event(struct sockets *s, const void *data, size_t len)
 {
 	const struct ps_sock_event *e = data;
-	struct proc *p, *pp, stub, ostub;
-	struct jw *w = &S->w;
-	char pbuf[16];
-	struct conn_rec c = {};
-	__u32 netns;
+	struct proc *p, *parent = NULL, *opener = NULL, stub, ostub;
+	__u32 type, netns, want;
 
-	if (!S || len < sizeof(*e) || e->hdr.type < PS_EV_CONNECT ||
+	if (!s || len < sizeof(*e) || e->hdr.type < PS_EV_CONNECT ||
 	    e->hdr.type > PS_EV_INHERIT)
 		return -EINVAL;
+	type = e->hdr.type;
 	netns = e->key.netns_ino;
-	switch (e->hdr.type) {
-	case PS_EV_CONNECT:
-		if (e->key.proto == 17)
-			S->st.udp++;
-		else if (e->flags & PS_SOCK_FAILED)
-			S->st.connects_failed++;
-		else
-			S->st.connects++;
+	switch (type) {
+	case PS_EV_LISTEN: s->st.listens++; break;
+	case PS_EV_INHERIT:
+		s->st.inherits++;
+		holder_add(s, e);
 		break;
-	case PS_EV_ACCEPT: S->st.accepts++; break;
-	case PS_EV_LISTEN: S->st.listens++; break;
-	case PS_EV_INHERIT: S->st.inherits++; break;
 	}
-	c.ktime = e->hdr.ktime;
-	c.proto = ip_proto_name(e->key.proto, pbuf, sizeof(pbuf));
-	c.src_port = c.dst_port = -1;
-	record_head_w(S->rc, w, type_names[e->hdr.type], e->hdr.ktime);
-	c.netns = record_pod_w(S->rc, w, "pod", netns) ? netns : 0;
 	/* INHERIT: the record is about the exec that holds the socket now */
-	p = exec_proc(e->hdr.type == PS_EV_INHERIT ? &e->holder : &e->exec,
-		      e->tgid, netns, &stub);
-	record_process_w(S->rc, w, "process", p, false);
-	if (p != &stub && p->parent.pid &&
-	    (pp = proc_cache_get(S->rc->procs, &p->parent)))
-		record_process_w(S->rc, w, "parent", pp, true);
-	if (e->hdr.type == PS_EV_INHERIT) {
-		pp = exec_proc(&e->exec, e->tgid, netns, &ostub);
-		record_process_w(S->rc, w, "opener", pp, true);
-		if (pp == &ostub)
-			free(ostub.json);
+	p = exec_proc(s, type == PS_EV_INHERIT ? &e->holder : &e->exec, e->tgid,
+		      netns, &stub);
+	if (type == PS_EV_CONNECT && (e->flags & PS_SOCK_NOTICE)) {
+		if ((e->flags & PS_SOCK_FAILED) && s->o.failed)
+			s->o.failed(s->o.arg, e);
+		if (s->o.notice)
+			notice_out(s, e, p == &stub ? NULL : p);
 	}
-	socket_w(w, e, e->hdr.type, &c);
-	jw_obj_end(w);
-	c.proc = p;
-	if (w->oom)
-		S->st.unwritten++;
-	else
-		S->emit(S->arg, w->buf, w->len, c.netns,
-			e->hdr.type == PS_EV_CONNECT ? &c : NULL);
-	if (p == &stub)
-		free(stub.json);
+	want = type == PS_EV_CONNECT ? PS_REC_CONNECT :
+	       type == PS_EV_ACCEPT ? PS_REC_ACCEPT :
+	       type == PS_EV_LISTEN ? PS_REC_LISTEN : PS_REC_INHERIT;
+	if (s->o.records & want) {
+		if (p != &stub && p->parent.pid)
+			parent = proc_cache_get(s->o.rc->procs, &p->parent);
+		if (type == PS_EV_INHERIT)
+			opener = exec_proc(s, &e->exec, e->tgid, netns, &ostub);
+		socket_record_w(s->o.rc, &s->w, e, p, parent, opener);
+		if (type == PS_EV_INHERIT)
+			stub_done(opener, &ostub);
+		if (!s->w.oom)
+			s->o.line(s->o.arg, s->w.buf, s->w.len,
+				  record_pod_known(s->o.rc, netns) ? netns : 0);
+	}
+	stub_done(p, &stub);
 	return 0;
 }
 
 /* One syscall for many keys; one by one when a key went meanwhile (the
- * LRU evicted it). A new connection that reuses a tuple in the few µs
- * between the lookup and the delete loses its entry (its flow is then
- * counted without process): a known, rare race. */
-static void socks_delete(struct ps_sock_key *keys, __u32 n)
+ * LRU evicted it). */
+static void socks_delete(struct sockets *s, struct ps_sock_key *keys, __u32 n)
 {
 	__u32 count = n, i;
 
-	if (!n || !bpf_map_delete_batch(S->socks_fd, keys, &count, NULL))
+	if (!n || !bpf_map_delete_batch(s->o.socks_fd, keys, &count, NULL))
 		return;
 	for (i = count; i < n; i++)
-		bpf_map_delete_elem(S->socks_fd, &keys[i]);
+		bpf_map_delete_elem(s->o.socks_fd, &keys[i]);
 }
 
-/* Deferred deletion of closed sockets and idle UDP entries; owners of
+/* UDP entries no datagram used for PS_SOCK_UDP_IDLE_NS go; the owners of
  * the others are kept in the process cache while they last. */
-static void socks_sweep(__u64 now)
+static void socks_sweep(struct sockets *s, __u64 now)
 {
 	__u32 batch_in, batch_out, n, i, ndel = 0;
 	bool first = true, done = false;
@@ -225,105 +224,67 @@ static void socks_sweep(__u64 now)
 
 	while (!done) {
 		n = SOCKS_BATCH;
-		err = bpf_map_lookup_batch(S->socks_fd, first ? NULL : &batch_in,
-					   &batch_out, S->keys, S->vals, &n, NULL);
+		err = bpf_map_lookup_batch(s->o.socks_fd, first ? NULL : &batch_in,
+					   &batch_out, s->keys, s->vals, &n, NULL);
 		if (err && errno != ENOENT)
 			break;
 		done = err != 0;
 		first = false;
 		batch_in = batch_out;
 		for (i = 0; i < n; i++) {
-			const struct ps_sock_owner *o = &S->vals[i];
-			bool del;
+			const struct ps_sock_owner *o = &s->vals[i];
 
-			if (o->closed_at) {
-				del = now > o->closed_at + PS_SOCK_LINGER_NS;
-				S->st.deleted_closed += del;
-			} else if (S->keys[i].proto == 17) {
-				del = now > o->seen + PS_SOCK_UDP_IDLE_NS;
-				S->st.deleted_idle += del;
-			} else {
-				del = false;
-			}
-			if (!del) {
-				open += !o->closed_at;
-				proc_cache_hold(S->rc->procs, &o->exec,
+			if (now <= o->seen + PS_SOCK_UDP_IDLE_NS) {
+				open++;
+				proc_cache_hold(s->o.rc->procs, &o->exec,
 						now + PROC_HOLD_NS);
 				continue;
 			}
-			S->del[ndel++] = S->keys[i];
+			s->st.deleted_idle++;
+			s->del[ndel++] = s->keys[i];
 			if (ndel == SOCKS_BATCH) {
-				socks_delete(S->del, ndel);
+				socks_delete(s, s->del, ndel);
 				ndel = 0;
 			}
 		}
 	}
-	socks_delete(S->del, ndel);
-	S->st.open = open;
+	socks_delete(s, s->del, ndel);
+	s->st.open = open;
 }
 
-static void stats_record(bool force)
+void sockets_tick(struct sockets *s, __u64 now)
 {
-	const struct flow_stats *fs = flows_stats(S->flows);
-	struct json_object *rec, *st, *fl, *so;
-	unsigned long long named = fs->with_process, total;
-	unsigned long long sig;
-
-	total = named + fs->without_process;
-	sig = total * 31 + S->st.connects + S->st.accepts + S->st.listens +
-	      S->st.udp + S->st.inherits + S->st.connects_failed +
-	      fs->unwritten + S->st.unwritten;
-	if (!force && sig == S->stats_sig)
-		return;
-	S->stats_sig = sig;
-	rec = record_new(S->rc, "stats", clock_boot_ns());
-	st = json_object_new_object();
-	fl = json_object_new_object();
-	json_object_object_add(fl, "ended", json_object_new_uint64(total));
-	json_object_object_add(fl, "with_process", json_object_new_uint64(named));
-	json_object_object_add(fl, "without_process",
-			       json_object_new_uint64(fs->without_process));
-	json_object_object_add(fl, "named_by_daemon",
-			       json_object_new_uint64(fs->owner_late));
-	json_object_object_add(fl, "unwritten", json_object_new_uint64(fs->unwritten));
-	json_object_object_add(fl, "attribution", json_object_new_double(
-		total ? (double)named / total : 1.0));
-	json_object_object_add(st, "flows", fl);
-	so = json_object_new_object();
-	json_object_object_add(so, "connect", json_object_new_uint64(S->st.connects));
-	json_object_object_add(so, "connect_failed",
-			       json_object_new_uint64(S->st.connects_failed));
-	json_object_object_add(so, "accept", json_object_new_uint64(S->st.accepts));
-	json_object_object_add(so, "listen", json_object_new_uint64(S->st.listens));
-	json_object_object_add(so, "udp", json_object_new_uint64(S->st.udp));
-	json_object_object_add(so, "inherit", json_object_new_uint64(S->st.inherits));
-	json_object_object_add(so, "open", json_object_new_uint64(S->st.open));
-	json_object_object_add(so, "unwritten", json_object_new_uint64(S->st.unwritten));
-	json_object_object_add(st, "sockets", so);
-	json_object_object_add(rec, "stats", st);
-	S->emit_json(S->arg, rec, 0);
-}
-
-void sockets_tick(__u64 now)
-{
-	if (!S)
-		return;
-	if (now - S->last_sweep >= SOCKS_SWEEP_NS) {
-		S->last_sweep = now;
-		socks_sweep(now);
-	}
-	if (now - S->last_stats >= SOCKETS_STATS_NS) {
-		S->last_stats = now;
-		stats_record(false);
+	if (s && s->o.socks_fd >= 0 && now - s->last_sweep >= SOCKS_SWEEP_NS) {
+		s->last_sweep = now;
+		socks_sweep(s, now);
 	}
 }
 
-void sockets_exit(void)
+const struct socket_stats *sockets_stats(struct sockets *s)
 {
-	if (!S)
-		return;
-	stats_record(true);
-	jw_free(&S->w);
-	free(S);
-	S = NULL;
+	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long *dst[PS_SC_MAX] = {
+		[PS_SC_CONNECT] = &s->st.connects,
+		[PS_SC_CONNECT_FAILED] = &s->st.connects_failed,
+		[PS_SC_ACCEPT] = &s->st.accepts,
+		[PS_SC_UDP] = &s->st.udp,
+		[PS_SC_NOTICE] = &s->st.notices,
+		[PS_SC_QUIET] = &s->st.quiet,
+	};
+	__u32 k;
+
+	if (s->o.counts_fd < 0 || ncpu <= 0)
+		return &s->st;
+	for (k = 0; k < PS_SC_MAX; k++) {
+		__u64 vals[ncpu];
+		unsigned long long sum = 0;
+		int i;
+
+		if (bpf_map_lookup_elem(s->o.counts_fd, &k, vals))
+			continue;
+		for (i = 0; i < ncpu; i++)
+			sum += vals[i];
+		*dst[k] = sum;
+	}
+	return &s->st;
 }

@@ -1,47 +1,62 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Sockets in user space: "connect", "accept", "listen" and "inherit"
- * records from sock.bpf.c's events, deferred deletion of closed sockets
- * in the kernel's socks map, exited processes kept while their sockets
- * are open, and a periodic "stats" record with the share of flows that
- * name their process. One instance per daemon.
+ * Sockets in user space: the socket programs' events (connection
+ * notices for detection, the opt-in connect, accept, listen and inherit
+ * records), the sockets a later exec of their process reads (nc -e),
+ * named on their flow's record, and the deletion of UDP entries of the
+ * kernel's socks map that no datagram used for a while. Exited processes
+ * are kept while their UDP sockets are.
  */
-#ifndef PS_NODE_SOCKETS_H
-#define PS_NODE_SOCKETS_H
+#ifndef PS_NODE_STATE_SOCKETS_H
+#define PS_NODE_STATE_SOCKETS_H
 
 #include <stddef.h>
-#include <json-c/json.h>
 #include <linux/types.h>
 
-#include "node/state/flows.h"
-#include "node/kern/loader.h"
+#include "podsentry.h"
 #include "node/records/records.h"
 
-#define SOCKETS_STATS_NS (10ULL * 1000000000ULL) /* stats record interval */
-
-/* emit(arg, record, netns of the pod the record belongs to) */
-typedef void (*sockets_emit_fn)(void *arg, struct json_object *rec,
-				__u32 netns);
+struct sockets;
 
 struct socket_stats {
-	unsigned long long connects, connects_failed, accepts, listens;
-	unsigned long long udp, inherits, deleted_closed, deleted_idle;
-	unsigned long long open; /* entries in the socks map at the last tick */
-	unsigned long long unwritten; /* records lost to a failed allocation */
+	/* from the kernel's sock_counts */
+	unsigned long long connects, connects_failed, accepts, udp;
+	unsigned long long notices, quiet;
+	/* here */
+	unsigned long long listens, inherits, deleted_idle;
+	unsigned long long open; /* UDP entries in the socks map, last sweep */
 };
 
-/* emit writes the connect, accept, listen and inherit records;
- * emit_json the stats records. */
-int sockets_init(struct record_ctx *rc, struct loader *l,
-		 struct flow_table *flows, record_line_fn emit,
-		 sockets_emit_fn emit_json, void *arg);
+/* A record line to write (netns: its pod, 0 none). */
+typedef void (*sock_line_fn)(void *arg, const char *line, size_t len,
+			     __u32 netns);
+/* A connection detection must see now (c->notice says why). */
+typedef void (*sock_notice_fn)(void *arg, const struct conn_rec *c);
+/* A TCP connect that failed: its flow may wait for it. */
+typedef void (*sock_failed_fn)(void *arg, const struct ps_sock_event *e);
+
+struct sockets_opts {
+	struct record_ctx *rc;
+	int socks_fd;	 /* the kernel's socks map */
+	int counts_fd;	 /* sock_counts */
+	__u32 records;	 /* enum ps_sock_records: records to write */
+	sock_line_fn line;
+	sock_notice_fn notice;
+	sock_failed_fn failed;
+	void *arg;
+};
+
+struct sockets *sockets_new(const struct sockets_opts *o);
+void sockets_free(struct sockets *s);
 /* A PS_EV_CONNECT/ACCEPT/LISTEN/INHERIT event; -EINVAL when malformed. */
-int sockets_event(const void *data, size_t len);
-/* Once a second: every 5 s deferred deletions and process holds, every
- * 10 s a stats record when something changed. */
-void sockets_tick(__u64 now);
-/* A last stats record; frees the module. */
-void sockets_exit(void);
-const struct socket_stats *sockets_stats(void);
+int sockets_event(struct sockets *s, const void *data, size_t len);
+/* Once a second: every 5 s the UDP entries' sweep. */
+void sockets_tick(struct sockets *s, __u64 now);
+/* The counters, with the kernel's read now. */
+const struct socket_stats *sockets_stats(struct sockets *s);
+/* The exec that reads the TCP socket at side `side` of flow k now, when
+ * another exec of its process opened it; NULL otherwise. */
+struct proc *sockets_holder(struct sockets *s, const struct ps_flow_key *k,
+			    int side);
 
 #endif

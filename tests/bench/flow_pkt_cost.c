@@ -86,20 +86,20 @@ static size_t pkt_tcp6(__u8 *b, __u16 port)
 }
 
 /* The key of the i-th pre-filled flow: pod ports 1..65535, then other
- * peer addresses; family 2 or 10. */
+ * peer addresses; family 2 or 10. The pod's address sorts first: it is
+ * side 0. */
 static void key_tcp(struct ps_flow_key *k, int family, int i)
 {
 	bool v4 = family == 2;
 
 	memset(k, 0, sizeof(*k));
-	k->slot = SLOT;
 	k->family = family;
 	k->proto = 6;
-	k->pod_port = htons(1 + i % 65535);
-	k->peer_port = htons(80);
-	memcpy(k->pod_addr.b, v4 ? pod4 : pod6, v4 ? 4 : 16);
-	memcpy(k->peer_addr.b, v4 ? peer4 : peer6, v4 ? 4 : 16);
-	k->peer_addr.b[v4 ? 3 : 15] += i / 65535;
+	k->port[0] = htons(1 + i % 65535);
+	k->port[1] = htons(80);
+	memcpy(k->addr[0].b, v4 ? pod4 : pod6, v4 ? 4 : 16);
+	memcpy(k->addr[1].b, v4 ? peer4 : peer6, v4 ? 4 : 16);
+	k->addr[1].b[v4 ? 3 : 15] += i / 65535;
 }
 
 static __u64 boot_ns(void)
@@ -151,13 +151,13 @@ static int on_event(void *ctx, void *data, size_t size)
 static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 {
 	int fd4 = bpf_map__fd(fs->maps.flows4), fd6 = bpf_map__fd(fs->maps.flows6);
-	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED,
-			    .opener = PS_SIDE_POD};
+	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED, .opener = 1};
 	struct ps_flow_key k;
 	struct ps_flow_key4 k4;
 	int i;
 
 	v.first_seen = v.last_seen = v.last_report = boot_ns();
+	v.end[0].slot = SLOT;
 	for (i = 0; i < flows; i++) {
 		key_tcp(&k, 2, i);
 		ps_flow_key4_of(&k, &k4);

@@ -3,9 +3,12 @@
  * Packet tests of bpf/flow.bpf.c through BPF_PROG_TEST_RUN. Each case is
  * a short sequence of packets described by struct pkt_spec (built by
  * pkt_build), run through TC ingress (from the pod), TC egress (to the
- * pod) or XDP, and the expected verdict, flow entry, parse-error counter
- * and ring-buffer events. Every case loads its own unpinned copy of the
- * object, so no state leaks from one case to the next.
+ * pod) or XDP, and the expected verdict, flow entry (or, for a flow that
+ * ended, the flow its END event carries), parse-error counter and
+ * ring-buffer events. Every case loads its own unpinned copy of the
+ * object, so no state leaks from one case to the next. The pod's address
+ * sorts before the peer's, so the pod is side 0 of every flow key and
+ * the opener is 1 + the side: PS_SIDE_POD 1, PS_SIDE_PEER 2.
  *
  * BPF_PROG_TEST_RUN without an ifindex runs TC programs on the loopback
  * device of the current netns (skb->ifindex 1) and XDP on its first rx
@@ -17,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,6 +46,9 @@ static const __u8 pod6[16] = {0xfd, 0x00, 0x88, [15] = 2};
 static const __u8 peer6[16] = {0xfd, 0x00, 0x88, [15] = 3};
 
 enum hook { NONE = 0, TC_OUT, TC_IN, XDP };
+
+/* ps_flow.opener as the cases say it */
+enum { PS_SIDE_UNKNOWN = 0, PS_SIDE_POD = 1, PS_SIDE_PEER = 2 };
 
 /* One packet. Ports are named by side, the builder puts them in place
  * for the direction: TC_OUT and XDP are sent by the pod, TC_IN by the
@@ -78,7 +85,7 @@ struct pkt_want {
 	__u8 flags_out, flags_in, state, opener;
 	__u16 key_pod_port, key_peer_port; /* when not those of packet 0 */
 	bool key_ports;
-	int starts, ends, updates;
+	int ends, updates;
 	int end_reason;
 	__u64 xdp_dropped; /* 0: every XDP packet passes, else all drop */
 	__u8 verdict;	   /* enum ps_flow_verdict of the entry */
@@ -282,7 +289,7 @@ static size_t pkt_build(const struct pkt_spec *s, __u8 *b)
 /* ---- running ---- */
 
 struct events {
-	int starts, ends, updates;
+	int ends, updates, others;
 	int end_reason;
 	struct ps_flow_event last_end;
 };
@@ -295,9 +302,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	switch (e->hdr.type) {
-	case PS_EV_FLOW_START:
-		ev->starts++;
-		break;
 	case PS_EV_FLOW_END:
 		ev->ends++;
 		ev->end_reason = e->reason;
@@ -306,6 +310,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case PS_EV_FLOW_UPDATE:
 		ev->updates++;
 		break;
+	default:
+		ev->others++;
 	}
 	return 0;
 }
@@ -493,28 +499,27 @@ static int flow_get(struct fixture *fx, const struct ps_flow_key *k,
 	return err ? -errno : 0;
 }
 
-/* The flow key the first packet of a case should land in. */
+/* The flow key the first packet of a case should land in: the pod is
+ * side 0. */
 static void key_of(const struct pkt_case *c, struct ps_flow_key *k)
 {
 	const struct pkt_spec *s = &c->pkt[0];
 	bool icmp = s->proto == IPPROTO_ICMP || s->proto == IPPROTO_ICMPV6;
 
 	memset(k, 0, sizeof(*k));
-	k->slot = SLOT;
 	k->family = s->ipv == 4 ? AF_INET : AF_INET6;
 	k->proto = s->proto;
 	if (c->want.key_ports) {
-		k->pod_port = htons(c->want.key_pod_port);
-		k->peer_port = htons(c->want.key_peer_port);
+		k->port[0] = htons(c->want.key_pod_port);
+		k->port[1] = htons(c->want.key_peer_port);
 	} else if (icmp) {
-		k->pod_port = k->peer_port = htons(s->pod_port);
+		k->port[0] = k->port[1] = htons(s->pod_port);
 	} else {
-		k->pod_port = htons(s->pod_port);
-		k->peer_port = htons(s->peer_port);
+		k->port[0] = htons(s->pod_port);
+		k->port[1] = htons(s->peer_port);
 	}
-	memcpy(k->pod_addr.b, s->ipv == 4 ? pod4 : pod6, s->ipv == 4 ? 4 : 16);
-	memcpy(k->peer_addr.b, s->ipv == 4 ? peer4 : peer6,
-	       s->ipv == 4 ? 4 : 16);
+	memcpy(k->addr[0].b, s->ipv == 4 ? pod4 : pod6, s->ipv == 4 ? 4 : 16);
+	memcpy(k->addr[1].b, s->ipv == 4 ? peer4 : peer6, s->ipv == 4 ? 4 : 16);
 }
 
 static bool deny_insert(struct fixture *fx, const struct deny_spec *d)
@@ -600,9 +605,9 @@ static void case_run(const struct pkt_case *c)
 
 	if (!ASSERT_EQ(flows_count(&fx), w->flows, "flow entries"))
 		goto out;
-	if (!ASSERT_EQ(fx.ev.starts, w->starts, "FLOW_START events") ||
-	    !ASSERT_EQ(fx.ev.ends, w->ends, "FLOW_END events") ||
-	    !ASSERT_EQ(fx.ev.updates, w->updates, "FLOW_UPDATE events"))
+	if (!ASSERT_EQ(fx.ev.ends, w->ends, "FLOW_END events") ||
+	    !ASSERT_EQ(fx.ev.updates, w->updates, "FLOW_UPDATE events") ||
+	    !ASSERT_EQ(fx.ev.others, 0, "no other events"))
 		goto out;
 	if (w->ends &&
 	    !ASSERT_EQ(fx.ev.end_reason, w->end_reason, "FLOW_END reason"))
@@ -611,21 +616,28 @@ static void case_run(const struct pkt_case *c)
 		goto out;
 	key_of(c, &k);
 	err = flow_get(&fx, &k, &f);
-	if (!w->flows) {
+	if (!w->flows && !w->ends) {
 		ASSERT_EQ(err, -ENOENT, "no flow entry for the key");
 		goto out;
 	}
-	if (!ASSERT_OK(err, "flow entry for the key"))
+	if (!w->flows) {
+		/* it ended: the entry went, its END event has it all */
+		if (!ASSERT_EQ(err, -ENOENT, "entry gone at the end"))
+			goto out;
+		f = fx.ev.last_end.flow;
+	} else if (!ASSERT_OK(err, "flow entry for the key")) {
 		goto out;
-	if (!ASSERT_EQ(f.packets_out, w->pkts_out, "packets_out") ||
-	    !ASSERT_EQ(f.packets_in, w->pkts_in, "packets_in") ||
-	    !ASSERT_EQ(f.bytes_out, w->bytes_out, "bytes_out") ||
-	    !ASSERT_EQ(f.bytes_in, w->bytes_in, "bytes_in") ||
-	    !ASSERT_EQ(f.tcp_flags_out, w->flags_out, "tcp_flags_out") ||
-	    !ASSERT_EQ(f.tcp_flags_in, w->flags_in, "tcp_flags_in") ||
+	}
+	if (!ASSERT_EQ(f.end[0].packets, w->pkts_out, "packets_out") ||
+	    !ASSERT_EQ(f.end[1].packets, w->pkts_in, "packets_in") ||
+	    !ASSERT_EQ(f.end[0].bytes, w->bytes_out, "bytes_out") ||
+	    !ASSERT_EQ(f.end[1].bytes, w->bytes_in, "bytes_in") ||
+	    !ASSERT_EQ(f.end[0].tcp_flags, w->flags_out, "tcp_flags_out") ||
+	    !ASSERT_EQ(f.end[1].tcp_flags, w->flags_in, "tcp_flags_in") ||
 	    !ASSERT_EQ(f.state, w->state, "state") ||
 	    !ASSERT_EQ(f.opener, w->opener, "opener") ||
 	    !ASSERT_EQ(f.verdict, w->verdict, "verdict") ||
+	    !ASSERT_EQ(f.end[0].slot, c->no_pod ? 0 : SLOT, "the pod's slot") ||
 	    !ASSERT_TRUE(f.first_seen && f.first_seen <= f.last_seen,
 			 "first_seen <= last_seen"))
 		goto out;
@@ -681,16 +693,16 @@ static const struct pkt_case cases[] = {
 	{ .name = "ipv4 tcp syn from the pod",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP4, .flags_out = SYN,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 udp to the pod",
 	  .pkt = { UDP4(.hook = TC_IN, .payload = 100) },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = L_UDP4 + 100,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER,  } },
 	{ .name = "ipv4 icmp echo request from the pod",
 	  .pkt = { { .hook = TC_OUT, .ipv = 4, .proto = IPPROTO_ICMP,
 	      .icmp_type = 8, .pod_port = 77, .payload = 56 } },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = 20 + 8 + 56,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 icmp echo request and reply share a flow",
 	  .pkt = { { .hook = TC_OUT, .ipv = 4, .proto = IPPROTO_ICMP,
 	      .icmp_type = 8, .pod_port = 77, .payload = 56 },
@@ -698,46 +710,46 @@ static const struct pkt_case cases[] = {
 	      .icmp_type = 0, .pod_port = 77, .payload = 56 } },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = 84, .pkts_in = 1,
 	    .bytes_in = 84, .state = PS_FLOW_ESTABLISHED,
-	    .opener = PS_SIDE_POD, .starts = 1 } },
+	    .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 icmp port unreachable keyed by type and code",
 	  .pkt = { { .hook = TC_IN, .ipv = 4, .proto = IPPROTO_ICMP,
 	      .icmp_type = 3, .payload = 28 } },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = 20 + 8 + 28,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER, .starts = 1,
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER,
 	    .key_ports = true, .key_pod_port = 3 << 8,
 	    .key_peer_port = 3 << 8 } },
 	{ .name = "ipv6 tcp syn from the pod",
 	  .pkt = { TCP6(.hook = TC_OUT, .flags = SYN) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP6, .flags_out = SYN,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv6 udp from the pod",
 	  .pkt = { UDP6(.hook = TC_OUT, .payload = 10) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP6 + 10,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv6 icmpv6 echo reply to the pod: the pod opened it",
 	  .pkt = { { .hook = TC_IN, .ipv = 6, .proto = IPPROTO_ICMPV6,
 	      .icmp_type = 129, .pod_port = 9, .payload = 16 } },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = 40 + 8 + 16,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 sctp ports",
 	  .pkt = { { .hook = TC_OUT, .ipv = 4, .proto = IPPROTO_SCTP,
 	      .pod_port = 3868, .peer_port = 3868, .payload = 20 } },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = 20 + 12 + 20,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 protocol without ports (gre)",
 	  .pkt = { { .hook = TC_OUT, .ipv = 4, .proto = 47, .payload = 20 } },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = 40,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 
 	/* link layer */
 	{ .name = "802.1q vlan ipv4 udp",
 	  .pkt = { UDP4(.hook = TC_OUT, .vlans = 1) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP4,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "802.1ad qinq ipv6 tcp",
 	  .pkt = { TCP6(.hook = TC_OUT, .vlans = 2, .flags = SYN) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP6, .flags_out = SYN,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "three vlan tags: too deep",
 	  .pkt = { UDP4(.hook = TC_OUT, .vlans = 3) },
 	  .want = { .perr = PS_PERR_VLAN_DEPTH } },
@@ -749,11 +761,11 @@ static const struct pkt_case cases[] = {
 	{ .name = "ipv4 options (ihl 8)",
 	  .pkt = { UDP4(.hook = TC_OUT, .opts = 12, .payload = 4) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = 32 + 8 + 4,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 maximal options (ihl 15)",
 	  .pkt = { TCP4(.hook = TC_IN, .opts = 40, .flags = SYN) },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = 60 + 20, .flags_in = SYN,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER,  } },
 	{ .name = "ipv4 bad ihl 4",
 	  .pkt = { UDP4(.hook = TC_OUT, .ihl = 4) },
 	  .want = { .perr = PS_PERR_IPV4_IHL } },
@@ -766,13 +778,13 @@ static const struct pkt_case cases[] = {
 	{ .name = "ipv4 first fragment has ports",
 	  .pkt = { UDP4(.hook = TC_OUT, .mf = true, .id = 4242, .payload = 64) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP4 + 64,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 first and later fragment: one flow",
 	  .pkt = { UDP4(.hook = TC_OUT, .mf = true, .id = 4242, .payload = 64),
 	    UDP4(.hook = TC_OUT, .frag = 9, .no_l4 = true, .id = 4242,
 		 .payload = 30) },
 	  .want = { .flows = 1, .pkts_out = 2, .bytes_out = L_UDP4 + 64 + 20 + 30,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv4 later fragment alone: orphan",
 	  .pkt = { UDP4(.hook = TC_OUT, .frag = 9, .no_l4 = true, .id = 99,
 		 .payload = 30) },
@@ -782,17 +794,17 @@ static const struct pkt_case cases[] = {
 	{ .name = "ipv6 hop-by-hop then udp",
 	  .pkt = { UDP6(.hook = TC_OUT, .ext = "H", .payload = 8) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP6 + 8 + 8,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv6 hop-by-hop, routing, destination, ah then tcp",
 	  .pkt = { TCP6(.hook = TC_IN, .ext = "HRDA", .flags = SYN) },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = L_TCP6 + 8 + 24 + 8 + 16,
 	    .flags_in = SYN, .state = PS_FLOW_NEW, .opener = PS_SIDE_PEER,
-	    .starts = 1 } },
+	     } },
 	{ .name = "ipv6 first fragment has ports",
 	  .pkt = { UDP6(.hook = TC_OUT, .ext = "F", .mf = true, .id = 7,
 		 .payload = 100) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP6 + 8 + 100,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv6 first and later fragment: one flow",
 	  .pkt = { UDP6(.hook = TC_OUT, .ext = "HF", .mf = true, .id = 7,
 		 .payload = 100),
@@ -800,7 +812,7 @@ static const struct pkt_case cases[] = {
 		 .id = 7, .payload = 50) },
 	  .want = { .flows = 1, .pkts_out = 2,
 	    .bytes_out = (L_UDP6 + 16 + 100) + (40 + 16 + 50),
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "ipv6 later fragment alone: orphan",
 	  .pkt = { UDP6(.hook = TC_OUT, .ext = "F", .frag = 14, .no_l4 = true,
 		 .id = 8, .payload = 50) },
@@ -861,7 +873,7 @@ static const struct pkt_case cases[] = {
 	{ .name = "ip length beyond the frame: the frame counts",
 	  .pkt = { UDP4(.hook = TC_OUT, .tot_len = 1000, .payload = 12) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP4 + 12,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 
 	/* connections: both directions in one entry, TCP states */
 	{ .name = "udp both directions: one entry, established",
@@ -870,14 +882,14 @@ static const struct pkt_case cases[] = {
 	    UDP4(.hook = TC_IN, .payload = 200) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP4 + 20, .pkts_in = 2,
 	    .bytes_in = 2 * (L_UDP4 + 200), .state = PS_FLOW_ESTABLISHED,
-	    .opener = PS_SIDE_POD, .starts = 1 } },
+	    .opener = PS_SIDE_POD,  } },
 	{ .name = "tcp syn, syn/ack: established",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = SYN | ACK) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP4, .pkts_in = 1,
 	    .bytes_in = L_TCP4, .flags_out = SYN, .flags_in = SYN | ACK,
 	    .state = PS_FLOW_ESTABLISHED, .opener = PS_SIDE_POD,
-	    .starts = 1 } },
+	     } },
 	{ .name = "tcp to the pod: syn, syn/ack, ack, fin: closing",
 	  .pkt = { TCP6(.hook = TC_IN, .flags = SYN),
 	    TCP6(.hook = TC_OUT, .flags = SYN | ACK),
@@ -886,7 +898,7 @@ static const struct pkt_case cases[] = {
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP6, .pkts_in = 3,
 	    .bytes_in = 3 * L_TCP6, .flags_out = SYN | ACK,
 	    .flags_in = SYN | ACK | FIN, .state = PS_FLOW_CLOSING,
-	    .opener = PS_SIDE_PEER, .starts = 1 } },
+	    .opener = PS_SIDE_PEER,  } },
 	{ .name = "tcp syn, syn/ack, ack, data, fin, fin: closed, one end",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = SYN | ACK),
@@ -895,63 +907,89 @@ static const struct pkt_case cases[] = {
 	    TCP4(.hook = TC_OUT, .flags = FIN | ACK),
 	    TCP4(.hook = TC_IN, .flags = FIN | ACK),
 	    TCP4(.hook = TC_OUT, .flags = ACK) },
-	  .want = { .flows = 1, .pkts_out = 5, .bytes_out = 5 * L_TCP4 + 100,
+	  .want = { .flows = 0, .pkts_out = 5, .bytes_out = 5 * L_TCP4 + 100,
 	    .pkts_in = 2, .bytes_in = 2 * L_TCP4,
 	    .flags_out = SYN | ACK | PSH | FIN, .flags_in = SYN | ACK | FIN,
-	    .state = PS_FLOW_CLOSED, .opener = PS_SIDE_POD, .starts = 1,
+	    .state = PS_FLOW_CLOSED, .opener = PS_SIDE_POD,
 	    .ends = 1, .end_reason = PS_FLOW_R_FIN } },
-	{ .name = "tcp rst closes",
+	{ .name = "tcp both fins but not the last ack: not ended yet",
+	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
+	    TCP4(.hook = TC_IN, .flags = SYN | ACK),
+	    TCP4(.hook = TC_OUT, .flags = ACK),
+	    TCP4(.hook = TC_IN, .flags = FIN | ACK),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK) },
+	  .want = { .flows = 1, .pkts_out = 4, .bytes_out = 4 * L_TCP4,
+	    .pkts_in = 2, .bytes_in = 2 * L_TCP4,
+	    .flags_out = SYN | ACK | FIN, .flags_in = SYN | ACK | FIN,
+	    .state = PS_FLOW_FIN_BOTH, .opener = PS_SIDE_POD } },
+	{ .name = "tcp rst closes: the end carries it, a syn/ack after it opens anew",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = RST | ACK),
 	    TCP4(.hook = TC_OUT, .flags = SYN | ACK) },
-	  .want = { .flows = 1, .pkts_out = 2, .bytes_out = 2 * L_TCP4, .pkts_in = 1,
-	    .bytes_in = L_TCP4, .flags_out = SYN | ACK,
-	    .flags_in = RST | ACK, .state = PS_FLOW_CLOSED,
-	    .opener = PS_SIDE_POD, .starts = 1, .ends = 1,
+	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP4,
+	    .flags_out = SYN | ACK, .state = PS_FLOW_NEW,
+	    .opener = PS_SIDE_PEER, .ends = 1,
+	    .end_reason = PS_FLOW_R_RST } },
+	{ .name = "tcp refused connect: one end event with both packets",
+	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
+	    TCP4(.hook = TC_IN, .flags = RST | ACK) },
+	  .want = { .flows = 0, .pkts_out = 1, .bytes_out = L_TCP4, .pkts_in = 1,
+	    .bytes_in = L_TCP4, .flags_out = SYN, .flags_in = RST | ACK,
+	    .state = PS_FLOW_CLOSED, .opener = PS_SIDE_POD, .ends = 1,
+	    .end_reason = PS_FLOW_R_RST } },
+	{ .name = "tcp straggler after the end starts no flow",
+	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
+	    TCP4(.hook = TC_IN, .flags = RST | ACK),
+	    TCP4(.hook = TC_OUT, .flags = ACK),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK) },
+	  .want = { .flows = 0, .pkts_out = 1, .bytes_out = L_TCP4, .pkts_in = 1,
+	    .bytes_in = L_TCP4, .flags_out = SYN, .flags_in = RST | ACK,
+	    .state = PS_FLOW_CLOSED, .opener = PS_SIDE_POD, .ends = 1,
 	    .end_reason = PS_FLOW_R_RST } },
 	{ .name = "tcp new syn on a closed tuple starts a new flow",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = RST | ACK),
 	    TCP4(.hook = TC_OUT, .flags = SYN) },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP4, .flags_out = SYN,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 2,
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,
 	    .ends = 1, .end_reason = PS_FLOW_R_RST } },
 	{ .name = "tcp picked up midway: established, opener unknown",
 	  .pkt = { TCP4(.hook = TC_IN, .flags = ACK, .payload = 10) },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = L_TCP4 + 10,
 	    .flags_in = ACK, .state = PS_FLOW_ESTABLISHED,
-	    .opener = PS_SIDE_UNKNOWN, .starts = 1 } },
+	    .opener = PS_SIDE_UNKNOWN,  } },
 	{ .name = "tcp syn/ack seen first: the other side opened",
 	  .pkt = { TCP4(.hook = TC_IN, .flags = SYN | ACK) },
 	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = L_TCP4,
 	    .flags_in = SYN | ACK, .state = PS_FLOW_NEW,
-	    .opener = PS_SIDE_POD, .starts = 1 } },
+	    .opener = PS_SIDE_POD,  } },
 	{ .name = "tcp gso packet counts its segments",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = ACK, .payload = 2000,
 		 .gso_segs = 4) },
 	  .want = { .flows = 1, .pkts_out = 4, .bytes_out = L_TCP4 + 2000 + 3 * 40,
 	    .flags_out = ACK, .state = PS_FLOW_ESTABLISHED,
-	    .opener = PS_SIDE_UNKNOWN, .starts = 1 } },
-	{ .name = "tcp lone rst: start and end at once",
+	    .opener = PS_SIDE_UNKNOWN,  } },
+	{ .name = "tcp lone rst: no flow",
 	  .pkt = { TCP4(.hook = TC_IN, .flags = RST) },
-	  .want = { .flows = 1, .pkts_in = 1, .bytes_in = L_TCP4,
-	    .flags_in = RST, .state = PS_FLOW_CLOSED,
-	    .opener = PS_SIDE_UNKNOWN, .starts = 1, .ends = 1,
-	    .end_reason = PS_FLOW_R_RST } },
-	{ .name = "tcp picked up at its fin: closing",
+	  .want = { .flows = 0 } },
+	{ .name = "tcp lone fin without data: no flow",
 	  .pkt = { TCP6(.hook = TC_OUT, .flags = FIN | ACK) },
-	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP6,
+	  .want = { .flows = 0 } },
+	{ .name = "tcp picked up at a fin with data: closing",
+	  .pkt = { TCP6(.hook = TC_OUT, .flags = FIN | ACK, .payload = 5) },
+	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_TCP6 + 5,
 	    .flags_out = FIN | ACK, .state = PS_FLOW_CLOSING,
-	    .opener = PS_SIDE_UNKNOWN, .starts = 1 } },
+	    .opener = PS_SIDE_UNKNOWN } },
 	{ .name = "udp-lite ports",
 	  .pkt = { { .hook = TC_OUT, .ipv = 6, .proto = 136, .pod_port = 7,
 	      .peer_port = 8, .payload = 4 } },
 	  .want = { .flows = 1, .pkts_out = 1, .bytes_out = L_UDP6 + 4,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 1 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "two flows of one pod: two entries",
 	  .pkt = { UDP4(.hook = TC_OUT), UDP4(.hook = TC_OUT, .pod_port = 5354) },
 	  .want = { .flows = 2, .pkts_out = 1, .bytes_out = L_UDP4,
-	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD, .starts = 2 } },
+	    .state = PS_FLOW_NEW, .opener = PS_SIDE_POD,  } },
 	{ .name = "unregistered interface: nothing counted",
 	  .pkt = { UDP4(.hook = TC_OUT), TCP4(.hook = TC_IN, .doff = 2) },
 	  .want = { .flows = 0 }, .no_pod = true },
@@ -965,14 +1003,14 @@ static const struct pkt_case cases[] = {
 		   TCP4(.hook = XDP, .flags = SYN) },
 	  .want = { .flows = 1, .xdp_dropped = 2, .pkts_out = 2,
 	    .bytes_out = 2 * L_TCP4, .flags_out = SYN, .state = PS_FLOW_NEW,
-	    .opener = PS_SIDE_POD, .starts = 1, .verdict = PS_VERDICT_DROP },
+	    .opener = PS_SIDE_POD, .verdict = PS_VERDICT_DROP },
 	  .deny = { { 4, IPPROTO_TCP, 80, PS_DENY_DROP } } },
 	{ .name = "xdp deny port 0 covers every port",
 	  .pkt = { TCP6(.hook = XDP, .flags = SYN),
 		   TCP6(.hook = XDP, .peer_port = 22) },
 	  .want = { .flows = 2, .xdp_dropped = 2, .pkts_out = 1,
 	    .bytes_out = L_TCP6, .flags_out = SYN, .state = PS_FLOW_NEW,
-	    .opener = PS_SIDE_POD, .starts = 2, .verdict = PS_VERDICT_DROP },
+	    .opener = PS_SIDE_POD, .verdict = PS_VERDICT_DROP },
 	  .deny = { { 6, IPPROTO_TCP, 0, PS_DENY_DROP } } },
 	{ .name = "xdp deny of another port passes",
 	  .pkt = { TCP4(.hook = XDP, .flags = SYN) },
@@ -1028,7 +1066,8 @@ static void test_lru_eviction_counted(void)
 		full);
 	if (!ASSERT_TRUE(present <= 256, "table bounded") ||
 	    !ASSERT_EQ(full, 0, "flows_full") ||
-	    !ASSERT_EQ(fx.ev.starts, 1000, "FLOW_START per flow"))
+	    !ASSERT_EQ(fx.ev.ends + fx.ev.updates + fx.ev.others, 0,
+		       "no event for a flow that starts"))
 		goto out;
 	ASSERT_EQ(evicted, 1000 - present,
 		  "flow_evicted counts every eviction");
@@ -1036,20 +1075,49 @@ out:
 	fixture_close(&fx);
 }
 
+/* n TCP connections refused (SYN, RST): each ends at once. */
+static bool refused_flows(struct fixture *fx, int n)
+{
+	struct pkt_spec syn = TCP4(.hook = TC_OUT, .flags = PS_TCP_SYN);
+	struct pkt_spec rst = TCP4(.hook = TC_IN, .flags = PS_TCP_RST | PS_TCP_ACK);
+	int i, ret;
+
+	for (i = 0; i < n; i++) {
+		syn.pod_port = rst.pod_port = 20000 + i;
+		if (!ASSERT_OK(pkt_run(fx, &syn, &ret), "syn") ||
+		    !ASSERT_OK(pkt_run(fx, &rst, &ret), "rst"))
+			return false;
+	}
+	return true;
+}
+
+/* Ends that do not fit the ring buffer are counted, and their flows stay
+ * in the table (PS_FLOWF_END_LOST) for the daemon's sweep. */
 static void test_ringbuf_full_counted(void)
 {
+	struct ps_flow_key4 k, next, *prev = NULL;
+	int lost, kept = 0, fd;
 	struct fixture fx;
-	int lost;
+	struct ps_flow f;
 
 	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 0, 4096))
 		return;
-	if (!send_flows(&fx, 40))
+	if (!refused_flows(&fx, 40))
 		goto out;
 	ring_buffer__consume(fx.rb);
 	lost = percpu_sum(bpf_map__fd(fx.skel->maps.drops), PS_DROP_RB_FLOW);
-	if (!ASSERT_TRUE(lost > 0, "some FLOW_START lost"))
+	if (!ASSERT_TRUE(lost > 0, "some FLOW_END lost"))
 		goto out;
-	ASSERT_EQ(fx.ev.starts + lost, 40, "received + ringbuf_flow");
+	ASSERT_EQ(fx.ev.ends + lost, 40, "received + ringbuf_flow");
+	fd = bpf_map__fd(fx.skel->maps.flows4);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &f) &&
+		    (f.flags & PS_FLOWF_END_LOST) && f.state == PS_FLOW_CLOSED)
+			kept++;
+	}
+	ASSERT_EQ(kept, lost, "every lost end kept in the table");
 out:
 	fixture_close(&fx);
 }
@@ -1104,7 +1172,7 @@ static void periodic_run(__u64 interval, int want_after)
 		if (!ASSERT_OK(pkt_run(&fx, &s, &ret), "test run"))
 			goto out;
 	ring_buffer__consume(fx.rb);
-	if (!ASSERT_EQ(fx.ev.starts, 1, "FLOW_START") ||
+	if (!ASSERT_EQ(fx.ev.ends + fx.ev.others, 0, "no event at the start") ||
 	    !ASSERT_EQ(fx.ev.updates, 0, "no FLOW_UPDATE within the interval"))
 		goto out;
 	nanosleep(&pause, NULL);
@@ -1127,52 +1195,82 @@ static void test_periodic_update_off(void)
 	periodic_run(0, 0);
 }
 
-/* A datagram from pod A (slot 7) to pod B (slot 8) on this node leaves
- * A's veth (TC ingress) and enters B's (TC egress): one entry per pod,
- * each seen from its pod. The test moves ifindex 1 from A to B. */
+/* A datagram from pod A (slot 7, ifindex 1) to pod B (slot 8, a second
+ * veth) of this node leaves A's veth (TC ingress) and enters B's (TC
+ * egress, ingress_ifindex A's): counted once, at A's. B's answer leaves
+ * B's veth: the same entry, the other end. */
 static void test_two_local_pods(void)
 {
-	struct pkt_spec s = UDP4(.hook = TC_OUT, .payload = 10);
+	struct pkt_spec a2b = UDP4(.hook = TC_OUT, .payload = 10);
+	struct pkt_spec b2a = UDP4(.hook = TC_IN, .payload = 30);
 	struct ps_pod_iface pb = {.slot = SLOT + 1, .netns_ino = NETNS_INO + 1};
-	struct ps_flow_key ka = {
-	    .slot = SLOT, .family = AF_INET, .proto = IPPROTO_UDP};
-	struct ps_flow_key kb;
-	struct ps_flow fa, fb;
-	__u32 ifindex = LO_IFINDEX;
+	struct __sk_buff skb = {};
+	__u8 buf[PKT_MAX];
+	struct ps_flow_key k = {.family = AF_INET, .proto = IPPROTO_UDP};
+	__u32 ifb = 0;
+	char name[16], cmd[160];
 	struct fixture fx;
+	struct ps_flow f;
 	int ret;
 
-	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 1024, 65536))
+	snprintf(name, sizeof(name), "psfb%d", getpid() % 1000000);
+	snprintf(cmd, sizeof(cmd), "ip link add %s type veth peer name %sp 2>/dev/null",
+		 name, name);
+	if (!ASSERT_OK(system(cmd), "veth for pod B"))
 		return;
-	if (!ASSERT_OK(pkt_run(&fx, &s, &ret), "A sends") ||
-	    !ASSERT_OK(pod_iface_set(&fx, ifindex, &pb),
-		       "ifindex 1 is B's veth") ||
-	    !ASSERT_OK(pkt_run_on(&fx, &s, fx.skel->progs.tc_egress, &ret),
-		       "B receives"))
+	ifb = if_nametoindex(name);
+	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 1024, 65536))
+		goto out_link;
+	if (!ASSERT_OK(pod_iface_set(&fx, ifb, &pb), "register pod B") ||
+	    !ASSERT_OK(pkt_run(&fx, &a2b, &ret), "A sends"))
 		goto out;
+	/* the same packet at B's veth, coming from A's */
+	skb.ifindex = ifb;
+	skb.ingress_ifindex = LO_IFINDEX;
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf,
+			    .data_size_in = pkt_build(&a2b, buf), .ctx_in = &skb,
+			    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+		if (!ASSERT_OK(bpf_prog_test_run_opts(
+				bpf_program__fd(fx.skel->progs.tc_egress), &o),
+			       "B receives"))
+			goto out;
+	}
+	/* B answers: TC ingress of B's veth (a packet from peer to pod in
+	 * the builder's terms is from B to A) */
+	skb.ingress_ifindex = 0;
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf,
+			    .data_size_in = pkt_build(&b2a, buf), .ctx_in = &skb,
+			    .ctx_size_in = sizeof(skb), .repeat = 1);
+
+		if (!ASSERT_OK(bpf_prog_test_run_opts(
+				bpf_program__fd(fx.skel->progs.tc_ingress), &o),
+			       "B answers"))
+			goto out;
+	}
 	ring_buffer__consume(fx.rb);
-	ka.pod_port = htons(s.pod_port);
-	ka.peer_port = htons(s.peer_port);
-	memcpy(ka.pod_addr.b, pod4, 4);
-	memcpy(ka.peer_addr.b, peer4, 4);
-	kb = ka;
-	kb.slot = SLOT + 1;
-	kb.pod_port = ka.peer_port;
-	kb.peer_port = ka.pod_port;
-	kb.pod_addr = ka.peer_addr;
-	kb.peer_addr = ka.pod_addr;
-	if (!ASSERT_EQ(flows_count(&fx), 2, "one entry per pod") ||
-	    !ASSERT_OK(flow_get(&fx, &ka, &fa), "A's entry") ||
-	    !ASSERT_OK(flow_get(&fx, &kb, &fb), "B's entry") ||
-	    !ASSERT_EQ(fx.ev.starts, 2, "FLOW_START per pod"))
+	k.port[0] = htons(a2b.pod_port);
+	k.port[1] = htons(a2b.peer_port);
+	memcpy(k.addr[0].b, pod4, 4);
+	memcpy(k.addr[1].b, peer4, 4);
+	if (!ASSERT_EQ(flows_count(&fx), 1, "one entry on the node") ||
+	    !ASSERT_OK(flow_get(&fx, &k, &f), "the entry"))
 		goto out;
-	ASSERT_EQ(fa.packets_out, 1, "A sent one");
-	ASSERT_EQ(fa.opener, PS_SIDE_POD, "A opened it");
-	ASSERT_EQ(fb.packets_in, 1, "B received one");
-	ASSERT_EQ(fb.bytes_in, fa.bytes_out, "same bytes both sides");
-	ASSERT_EQ(fb.opener, PS_SIDE_PEER, "B's peer opened it");
+	ASSERT_EQ(f.end[0].packets, 1, "A sent one, counted once");
+	ASSERT_EQ(f.end[0].bytes, L_UDP4 + 10, "A's bytes");
+	ASSERT_EQ(f.end[1].packets, 1, "B sent one");
+	ASSERT_EQ(f.end[1].bytes, L_UDP4 + 30, "B's bytes");
+	ASSERT_EQ(f.end[0].slot, SLOT, "A's slot");
+	ASSERT_EQ(f.end[1].slot, SLOT + 1, "B's slot");
+	ASSERT_EQ(f.opener, PS_SIDE_POD, "A opened it");
 out:
 	fixture_close(&fx);
+out_link:
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", name);
+	if (system(cmd))
+		fprintf(stderr, "could not delete link %s\n", name);
 }
 
 /* A veth's ifindex grows as links come and go: a pod behind an ifindex
@@ -1184,8 +1282,7 @@ static void test_pod_on_high_ifindex(void)
 	struct ps_pod_iface pi = {.slot = SLOT + 2, .netns_ino = NETNS_INO + 2};
 	struct pkt_spec s = {.hook = TC_OUT, .ipv = 4, .proto = IPPROTO_TCP,
 			     .flags = 0x02, .pod_port = 40000, .peer_port = 80};
-	struct ps_flow_key k = {.slot = SLOT + 2, .family = AF_INET,
-				.proto = IPPROTO_TCP};
+	struct ps_flow_key k = {.family = AF_INET, .proto = IPPROTO_TCP};
 	struct __sk_buff skb = {};
 	__u8 buf[PKT_MAX];
 	char name[16], cmd[160];
@@ -1225,14 +1322,15 @@ static void test_pod_on_high_ifindex(void)
 		    !ASSERT_EQ((int)o.retval, TC_ACT_UNSPEC, "tc verdict"))
 			goto out;
 	}
-	k.pod_port = htons(s.pod_port);
-	k.peer_port = htons(s.peer_port);
-	memcpy(k.pod_addr.b, pod4, 4);
-	memcpy(k.peer_addr.b, peer4, 4);
+	k.port[0] = htons(s.pod_port);
+	k.port[1] = htons(s.peer_port);
+	memcpy(k.addr[0].b, pod4, 4);
+	memcpy(k.addr[1].b, peer4, 4);
 	if (!ASSERT_OK(flow_get(&fx, &k, &f),
 		       "flow of the pod behind the high ifindex"))
 		goto out;
-	ASSERT_EQ(f.packets_out, 1, "packets_out");
+	ASSERT_EQ(f.end[0].packets, 1, "packets_out");
+	ASSERT_EQ(f.end[0].slot, SLOT + 2, "the pod's slot");
 	ASSERT_EQ(f.state, PS_FLOW_NEW, "state");
 out:
 	fixture_close(&fx);

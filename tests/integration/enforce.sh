@@ -13,7 +13,7 @@
 AL=$T/alerts.json
 cat >"$T/config.json" <<'JSON'
 { "rules": { "exec-into-pod": { "action": "deny" },
-             "new-east-west-peer": { "learning_window": 3 } } }
+             "new-east-west-peer": { "learning_window": 4 } } }
 JSON
 daemon_start --state-dir "$STATE" --config "$T/config.json" --alerts "$AL" \
 	--state-file "$T/state.json" --flow-idle 1 --flow-update 1 --keep-pins ||
@@ -36,14 +36,9 @@ cp "$CONFLIST" "$T/plain.conflist"
 mkdir -p "$T/www"; echo green >"$T/www/index.html"
 ip netns exec ${P}e sh -c "busybox httpd -f -p 80 -h $T/www & busybox httpd -f -p 9200 -h $T/www & wait" &
 EPID=$!
-# each pod's first process runs the command files pod_run leaves for it
-for n in d o; do
-	mkdir -p "$T/cmd/$n"
-	ip netns exec $P$n sh -c "cd $T/cmd/$n; while :; do for f in *.sh; do
-		[ -e \"\$f\" ] && { sh \"\$f\" >\"\$f.out\" 2>&1; mv \"\$f\" \"\$f.done\"; }; done; sleep 0.05; done" &
-done
 n_cmd=0
 pod_run() { # NAME CMD: a new process tree under the pod's first process
+	# (not in a pipeline: a subshell would not count n_cmd)
 	n_cmd=$((n_cmd + 1))
 	echo "$2" >"$T/cmd/$1/c$n_cmd.tmp" && mv "$T/cmd/$1/c$n_cmd.tmp" "$T/cmd/$1/c$n_cmd.sh"
 	wait_for 20 test -e "$T/cmd/$1/c$n_cmd.sh.done" && cat "$T/cmd/$1/c$n_cmd.sh.out"
@@ -51,12 +46,20 @@ pod_run() { # NAME CMD: a new process tree under the pod's first process
 # no exec into elastic (that would be a foothold): its sockets from /proc
 wait_for 5 sh -c "for p in \$(pgrep -f 'httpd -f -p 9200 -h $T'); do cat /proc/\$p/net/tcp /proc/\$p/net/tcp6 | grep -q ':23F0 ' && exit 0; done; exit 1" ||
 	fail setup "elastic is not listening"
+# after elastic is up (the learning window starts with a pod's first
+# process): each pod's first process runs the command files pod_run leaves for it
+for n in d o; do
+	mkdir -p "$T/cmd/$n"
+	ip netns exec $P$n sh -c "cd $T/cmd/$n; while :; do for f in *.sh; do
+		[ -e \"\$f\" ] && { sh \"\$f\" >\"\$f.out\" 2>&1; mv \"\$f\" \"\$f.done\"; }; done; sleep 0.05; done" &
+done
 get() { echo "timeout 3 busybox wget -q -O - http://$1/"; }
 # learning: both pods read elastic:80 from their first process tree
 for n in d o; do
-	pod_run $n "$(get $IPE)" | grep -q green || fail setup "learn $n"
+	pod_run $n "$(get $IPE)" >"$T/$n.first"
+	grep -q green "$T/$n.first" || fail setup "learn $n"
 done
-sleep 3
+sleep 4
 # the shell entered into each pod reads elastic:9200 after a moment
 for n in d o; do
 	ip netns exec $P$n sh -c "sleep 0.5; $(get $IPE:9200)" >"$T/$n.out" 2>&1

@@ -42,7 +42,7 @@ bpftool map create "$BPFFS/sock_pending" type hash key 8 value 24 entries 64 nam
 
 : >"$T/export.json"
 if daemon_start --state-dir "$STATE" --keep-pins --flow-idle 1; then
-	grep -q "pinned map $BPFFS/flows4 (type 9, key 20 B, value .* 4096 entries) does not fit (.* 131072 entries): replaced" "$T/daemon.log" &&
+	grep -q "pinned map $BPFFS/flows4 (type 9, key 16 B, value .* 4096 entries) does not fit (.* 131072 entries): replaced" "$T/daemon.log" &&
 		grep -q "pinned map $BPFFS/listeners (type 1, key 8 B, value 16 B, 64 entries) does not fit" "$T/daemon.log" &&
 		ok unfit-maps-replaced-and-logged || fail unfit-maps-replaced-and-logged "$(grep 'pinned map' "$T/daemon.log")"
 	[ ! -e "$BPFFS/sock_pending" ] && grep -q "pinned map $BPFFS/sock_pending is not used any more: removed" "$T/daemon.log" &&
