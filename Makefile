@@ -95,6 +95,25 @@ $(BUILD)/vmlinux.h: FORCE | $(BUILD)
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
 		echo "  GEN      $@"; fi
 
+# version.h: the release (VERSION), the git commit (-dirty with changes
+# to tracked files; "unknown" outside this git tree) and the build id of
+# the BPF objects the skeletons embed. Rewritten only when it changes, so
+# only version.o is rebuilt.
+$(BUILD)/version.h: VERSION $(sort $(BPF_OBJS)) FORCE | $(BUILD)
+	$(Q)commit=unknown; \
+	if [ "$$(git -C $(CURDIR) rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+		commit=$$(git -C $(CURDIR) rev-parse --short HEAD) && \
+		if [ -n "$$(git -C $(CURDIR) status --porcelain --untracked-files=no)" ]; then \
+			commit=$$commit-dirty; fi; \
+	fi; \
+	printf '#define PS_VERSION "%s"\n#define PS_GIT_COMMIT "%s"\n#define PS_BPF_BUILD_ID "%s"\n' \
+		"$$(cat VERSION)" "$$commit" \
+		"$$(cat $(sort $(BPF_OBJS)) | sha256sum | cut -c1-16)" > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
+		echo "  GEN      $@"; fi
+
+$(OUT)/obj/cni/shared/version.o: $(BUILD)/version.h
+
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
