@@ -66,7 +66,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni)
 
-.PHONY: all deps check demo bench install clean san tests
+.PHONY: all deps check demo bench install clean san tests FORCE
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
 san:
