@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # podsentry build. `make` builds everything into build/; `make check` runs
 # the whole suite; `make demo` runs the built-in demo; `make bench` the
-# benchmarks. V=1 shows the commands.
+# benchmarks; `make image` the container image. V=1 shows the commands.
 
 BUILD     ?= build
 PREFIX    ?= /usr/local
@@ -66,7 +66,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni)
 
-.PHONY: all deps check demo bench install clean san tests FORCE
+.PHONY: all deps check demo bench install clean san tests image FORCE
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
 san:
@@ -156,6 +156,13 @@ $(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(OUT)/obj/tests/harness.o $(LIBS)
 
 $(BUILD):
 	$(Q)mkdir -p $@
+
+# the container image, FROM scratch with the binaries and the libraries
+# they link (no registry needed): IMAGE_TAG=... to name it otherwise
+IMAGE_TAG ?= localhost/podsentry:$(shell cat VERSION)
+image:
+	$(Q)$(MAKE) --no-print-directory SAN= $(BUILD)/podsentryd $(BUILD)/podsentry-cni
+	$(Q)deploy/image/build.sh $(BUILD) $(IMAGE_TAG)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(CNI_BIN_DIR) \
