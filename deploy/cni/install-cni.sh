@@ -22,8 +22,7 @@
 #               them, so the plugin runs whatever libraries the node has
 #   --config    JSON object merged into podsentry-cni's entry, e.g.
 #               '{"failPolicy":"closed","logFile":"/var/log/podsentry-cni.log"}'
-#   --uninstall remove podsentry-cni from the list (the binary stays: the
-#               runtime still runs it for the DEL of pods added before)
+#   --uninstall remove podsentry-cni from the list (the binary stays)
 #
 # Examples:
 #   deploy/cni/install-cni.sh
@@ -53,7 +52,7 @@ while [ $# -gt 0 ]; do
 	--bundle) BUNDLE=$2; shift 2 ;;
 	--config) CONFIG=$2; shift 2 ;;
 	--uninstall) UNINSTALL=1; shift ;;
-	-h|--help) sed -n '3,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (see --help)" ;;
 	esac
 done
@@ -71,6 +70,10 @@ if [ -z "$CONFLIST" ]; then
 			CONFLIST=$f
 		fi
 	done
+	if [ -z "$CONFLIST" ] && [ $UNINSTALL = 1 ]; then
+		echo "install-cni: no network configuration in $CONF_DIR: nothing to remove"
+		exit 0
+	fi
 	[ -n "$CONFLIST" ] || die "no network configuration in $CONF_DIR"
 fi
 [ -f "$CONFLIST" ] || die "$CONFLIST: no such file"

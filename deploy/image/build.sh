@@ -49,8 +49,10 @@ put() {
 }
 
 rm -rf "$CTX"
-mkdir -p "$R"/{bin,usr/bin,tmp,opt/podsentry/cni,etc}
+mkdir -p "$R"/{bin,usr/bin,tmp,run,var,opt/podsentry/cni,etc}
 chmod 1777 "$R/tmp"
+# CNI state files may name a netns as /var/run/netns/...
+ln -s ../run "$R/var/run"
 cp "$HERE/Containerfile" "$CTX/"
 
 put "$BUILD/podsentryd" /usr/bin/podsentryd
