@@ -158,11 +158,13 @@ $(BUILD):
 	$(Q)mkdir -p $@
 
 # the container image, FROM scratch with the binaries and the libraries
-# they link (no registry needed): IMAGE_TAG=... to name it otherwise
+# they link (no registry needed): IMAGE_TAG=... to name it otherwise,
+# IMAGE_CONTEXT=... for the folder its root filesystem is laid out in
 IMAGE_TAG ?= localhost/podsentry:$(shell cat VERSION)
+IMAGE_CONTEXT ?= $(BUILD)/image
 image:
 	$(Q)$(MAKE) --no-print-directory SAN= $(BUILD)/podsentryd $(BUILD)/podsentry-cni
-	$(Q)deploy/image/build.sh $(BUILD) $(IMAGE_TAG)
+	$(Q)deploy/image/build.sh $(BUILD) $(IMAGE_TAG) $(IMAGE_CONTEXT)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(CNI_BIN_DIR) \

@@ -4,7 +4,10 @@
 # they link on this machine, with no registry: the root filesystem is laid
 # out in BUILD/image/rootfs and the image is built FROM scratch.
 #
-#   deploy/image/build.sh BUILD TAG
+#   deploy/image/build.sh BUILD TAG [CONTEXT]
+#
+# CONTEXT is the folder the root filesystem is laid out in (default
+# BUILD/image); it is emptied first.
 #
 # Layout:
 #   /usr/bin/podsentryd, /usr/bin/podsentry (when BUILD has it),
@@ -20,11 +23,10 @@
 set -euo pipefail
 
 die() { echo "image: $*" >&2; exit 1; }
-[ $# = 2 ] || die "usage: $0 BUILD TAG"
-BUILD=$1 TAG=$2
+[ $# = 2 ] || [ $# = 3 ] || die "usage: $0 BUILD TAG [CONTEXT]"
+BUILD=$1 TAG=$2 CTX=${3:-$1/image}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-CTX=$BUILD/image
 R=$CTX/rootfs
 
 for b in podsentryd podsentry-cni; do
