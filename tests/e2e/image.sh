@@ -41,9 +41,10 @@ fi
 # every program of the build, in the image, is the same build
 for b in podsentryd podsentry-cni podsentry; do
 	[ -x "$B/$b" ] || continue
-	want=$("$B/$b" --version)
+	want=$("$B/$b" --version 2>&1)
 	got=$(pm_run --entrypoint "/usr/bin/$b" "$TAG" --version 2>&1)
-	if [ -n "$want" ] && [ "$got" = "$want" ]; then
+	if [[ "$want" =~ ^$b\ [0-9.]+\ \(commit\ [0-9a-z-]+,\ bpf\ [0-9a-f]{16}\)$ ]] &&
+		[ "$got" = "$want" ]; then
 		ok "version_$b"
 	else
 		fail "version_$b" "image: \"$got\", build: \"$want\""

@@ -179,19 +179,20 @@ else
 	fail shippers_tail_the_logs "want: $want; fluent-bit: $fb; vector: $vec; lua: $call in $script"
 fi
 
-# --version names the release, the commit and the BPF objects built in;
-# an option error is one line and a hint, exit 2
+# --version names the release, the commit (-dirty: the tree had changes
+# when it was built, which later edits may have made or undone) and the
+# BPF objects built in; an option error is one line and a hint, exit 2
 commit=unknown
 if [ "$(git -C "$PS_ROOT" rev-parse --show-toplevel 2>/dev/null)" = "$PS_ROOT" ]; then
 	commit=$(git -C "$PS_ROOT" rev-parse --short HEAD)
-	[ -z "$(git -C "$PS_ROOT" status --porcelain --untracked-files=no)" ] || commit=$commit-dirty
 fi
 bpfid=$(cat $(ls "$B"/*.bpf.o | LC_ALL=C sort) | sha256sum | cut -c1-16)
 why=
 for b in podsentryd podsentry-cni; do
 	want="$b $(cat "$PS_ROOT/VERSION") (commit $commit, bpf $bpfid)"
 	got=$("$B/$b" --version 2>&1)
-	[ "$got" = "$want" ] || why+="$b --version: \"$got\", want \"$want\"; "
+	[ "$got" = "$want" ] || [ "$got" = "${want/ (commit $commit,/ (commit $commit-dirty,}" ] ||
+		why+="$b --version: \"$got\", want \"$want\"; "
 done
 if [ -z "$why" ]; then ok version_names_build; else fail version_names_build "$why"; fi
 "$PODSENTRYD" --no-such-option >"$T/opt.out" 2>"$T/opt.err"
@@ -357,6 +358,8 @@ fi
 # Under a real systemd (in a podman container over this machine's root,
 # the host's bpffs mounted): the unit's hardening lets podsentryd load,
 # attach, pin on the host's bpffs, write its records and unpin at stop.
+# The binary installed as `make install` would (in the container's
+# overlay): the unit hides /tmp and /home, where a build may be.
 SD=${P}sd
 pmc() { podman --cgroup-manager=cgroupfs --runtime runc "$@"; }
 trap 'pmc rm -f -t 0 "$SD" >/dev/null 2>&1' EXIT
@@ -368,9 +371,11 @@ pmc run -d --name "$SD" --privileged --network host --systemd=always \
 booted() { case $(pmc exec "$SD" systemctl is-system-running 2>/dev/null) in
 	running|degraded) return 0 ;; esac; return 1; }
 # the unit's ExecStart with this test's pins and every process reported
-exec_start=$(sed -n 's/^ExecStart=//p' "$T/podsentryd.service")
+sed "s|@SBINDIR@|/usr/local/sbin|" "$UNIT" > "$T/installed.service"
+exec_start=$(sed -n 's/^ExecStart=//p' "$T/installed.service")
 exec_start=${exec_start/ --export/ --bpffs $BPFFS --scope all --export}
-if wait_for 30 booted && pmc cp "$T/podsentryd.service" "$SD:/etc/systemd/system/podsentryd.service" &&
+if wait_for 30 booted && pmc cp "$T/installed.service" "$SD:/etc/systemd/system/podsentryd.service" &&
+	pmc cp "$PODSENTRYD" "$SD:/usr/local/sbin/podsentryd" >"$T/sd.out" 2>&1 &&
 	pmc exec "$SD" sh -c "mkdir -p /etc/systemd/system/podsentryd.service.d &&
 		printf '[Service]\nExecStart=\nExecStart=%s\n' '$exec_start' \
 			> /etc/systemd/system/podsentryd.service.d/test.conf &&
