@@ -54,6 +54,20 @@ v=$(echo '{"cniVersion":"1.0.0"}' | pm_run -i -e CNI_COMMAND=VERSION \
 	--entrypoint /usr/bin/podsentry-cni "$TAG" 2>/dev/null)
 check cni_version_command jqe '.supportedVersions | index("1.0.0") != null' <<<"$v"
 
+# The check-bpffs init container: passes on this machine's bpffs, stops
+# with its reason where /sys/fs/bpf is something else
+mapfile -t CHK < <(jq -r '.spec.template.spec.initContainers[] |
+	select(.name == "check-bpffs") | .command[]' "$T/ds.json")
+if pm_run --cap-drop all --read-only -v /sys/fs/bpf:/sys/fs/bpf:ro \
+		--entrypoint "${CHK[0]}" "$TAG" "${CHK[@]:1}" >"$T/chk1.out" 2>&1 &&
+	! pm_run --cap-drop all --read-only --tmpfs /sys/fs/bpf \
+		--entrypoint "${CHK[0]}" "$TAG" "${CHK[@]:1}" >"$T/chk2.out" 2>&1 &&
+	grep -q 'not a bpf filesystem' "$T/chk2.out"; then
+	ok check_bpffs_init
+else
+	fail check_bpffs_init "on bpffs: $(cat "$T/chk1.out"); on tmpfs: $(cat "$T/chk2.out")"
+fi
+
 # The install-cni init container as the manifest has it, its host folders
 # in $T: unprivileged, no capabilities, read-only root.
 mkdir -p "$T/host/bin" "$T/host/net.d"
