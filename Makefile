@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # podsentry build. `make` builds everything into build/; `make check` runs
 # the whole suite; `make demo` runs the built-in demo; `make bench` the
-# benchmarks. V=1 shows the commands.
+# benchmarks; `make image` the container image. V=1 shows the commands.
 
 BUILD     ?= build
 PREFIX    ?= /usr/local
@@ -66,7 +66,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni)
 
-.PHONY: all deps check demo bench install clean san tests
+.PHONY: all deps check demo bench install clean san tests image FORCE
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
 san:
@@ -94,6 +94,25 @@ $(BUILD)/vmlinux.h: FORCE | $(BUILD)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
 		echo "  GEN      $@"; fi
+
+# version.h: the release (VERSION), the git commit (-dirty with changes
+# to tracked files; "unknown" outside this git tree) and the build id of
+# the BPF objects the skeletons embed. Rewritten only when it changes, so
+# only version.o is rebuilt.
+$(BUILD)/version.h: VERSION $(sort $(BPF_OBJS)) FORCE | $(BUILD)
+	$(Q)commit=unknown; \
+	if [ "$$(git -C $(CURDIR) rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+		commit=$$(git -C $(CURDIR) rev-parse --short HEAD) && \
+		if [ -n "$$(git -C $(CURDIR) status --porcelain --untracked-files=no)" ]; then \
+			commit=$$commit-dirty; fi; \
+	fi; \
+	printf '#define PS_VERSION "%s"\n#define PS_GIT_COMMIT "%s"\n#define PS_BPF_BUILD_ID "%s"\n' \
+		"$$(cat VERSION)" "$$commit" \
+		"$$(cat $(sort $(BPF_OBJS)) | sha256sum | cut -c1-16)" > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
+		echo "  GEN      $@"; fi
+
+$(OUT)/obj/cni/shared/version.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
@@ -137,6 +156,15 @@ $(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(OUT)/obj/tests/harness.o $(LIBS)
 
 $(BUILD):
 	$(Q)mkdir -p $@
+
+# the container image, FROM scratch with the binaries and the libraries
+# they link (no registry needed): IMAGE_TAG=... to name it otherwise,
+# IMAGE_CONTEXT=... for the folder its root filesystem is laid out in
+IMAGE_TAG ?= localhost/podsentry:$(shell cat VERSION)
+IMAGE_CONTEXT ?= $(BUILD)/image
+image:
+	$(Q)$(MAKE) --no-print-directory SAN= $(BUILD)/podsentryd $(BUILD)/podsentry-cni
+	$(Q)deploy/image/build.sh $(BUILD) $(IMAGE_TAG) $(IMAGE_CONTEXT)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(CNI_BIN_DIR) \

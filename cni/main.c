@@ -11,6 +11,7 @@
 
 #include "cni/cmd.h"
 #include "cni/err.h"
+#include "cni/shared/version.h"
 
 #define STDIN_MAX (16U << 20)
 
@@ -44,7 +45,7 @@ static char *stdin_read(size_t *len)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct cni_env env;
 	struct cni_err e = {};
@@ -52,6 +53,11 @@ int main(void)
 	char *in;
 	int ret;
 
+	/* a runtime passes no arguments: the CNI VERSION command is CNI_COMMAND */
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		version_print(stdout, "podsentry-cni");
+		return 0;
+	}
 	cni_env_get(&env);
 	in = stdin_read(&len);
 	if (!in) {

@@ -5,7 +5,8 @@
 set -e
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
 libjson-c-dev pkg-config make gcc iproute2 jq procps psmisc
-containernetworking-plugins nftables podman runc busybox-static bpftrace iperf3"
+containernetworking-plugins nftables podman runc busybox-static bpftrace iperf3
+python3-yaml systemd"
 
 missing=
 for p in $PKGS; do

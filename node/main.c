@@ -34,6 +34,7 @@
 #include "node/state/pods.h"
 #include "node/state/proc_cache.h"
 #include "node/state/sockets.h"
+#include "cni/shared/version.h"
 
 #define PROC_GRACE_NS (60ULL * 1000000000ULL)
 #define PROC_MAX_GONE 8192
@@ -71,6 +72,7 @@ static const char usage_text[] =
 "                     (default " DETECT_STATE_DEFAULT ")\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
 "  -v, --verbose      libbpf and debug messages on stderr\n"
+"  --version          version, git commit and BPF build id\n"
 "  -h, --help         this text\n"
 "\n"
 "Examples:\n"
@@ -219,6 +221,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "state-file", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int c;
@@ -297,6 +300,9 @@ static int options_parse(struct options *o, int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			exit(0);
+		case 'V':
+			version_print(stdout, "podsentryd");
 			exit(0);
 		default:
 			if (optopt)
@@ -757,7 +763,7 @@ int main(int argc, char **argv)
 	int err;
 
 	if (options_parse(&d.opt, argc, argv)) {
-		fputs(usage_text, stderr);
+		fputs("Try 'podsentryd --help'.\n", stderr);
 		return 2;
 	}
 	if (d.opt.node)

@@ -160,7 +160,7 @@ daemon_start --state-dir "$T/state" && daemon_stop && [ ! -e "$BPFFS/pods" ] &&
 [ $rc != 0 ] && grep -q "cannot open export file /nonexistent-dir/x.json: No such file or directory" "$T/err" &&
 	ok bad-export-path || fail bad-export-path "rc=$rc $(cat "$T/err")"
 "$PODSENTRYD" --bogus 2>"$T/err"; rc=$?
-[ $rc = 2 ] && grep -q -- "--bogus" "$T/err" && grep -q "^Usage: podsentryd" "$T/err" &&
+[ $rc = 2 ] && grep -q -- "--bogus" "$T/err" && grep -qx "Try 'podsentryd --help'." "$T/err" && [ "$(wc -l <"$T/err")" = 2 ] &&
 	ok unknown-option-usage || fail unknown-option-usage "rc=$rc $(head -2 "$T/err")"
 "$PODSENTRYD" --scope nodes 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q 'scope: "nodes" is not pods or all' "$T/err" &&
