@@ -313,6 +313,8 @@ static bool pod_text(const struct record_ctx *ctx, struct jw *w,
 		    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp)))
 		return false;
 	jw_obj(w, NULL);
+	/* names from CNI_ARGS are any bytes: jw escapes what is not text
+	 * and flags it (name_escaped, namespace_escaped, ...) */
 	if (pi) {
 		jw_str(w, "namespace", pi->namespace);
 		jw_str(w, "name", pi->name);
@@ -364,17 +366,27 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 {
 	char buf[128];
 	__u32 i = 0;
+	size_t n;
 
 	jw_obj(w, NULL);
 	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
 	jw_str(w, "exec_id", buf);
 	jw_int(w, "pid", p->pid);
-	jw_str(w, "binary", p->binary);
+	/* Strings that are not UTF-8 are written escaped and flagged by jw
+	 * (binary_escaped, args_escaped, cwd_escaped). A value the kernel cut
+	 * to its limit may end in half a character: that half is dropped, it
+	 * is not a sign of bytes that are not text. */
+	n = p->binary ? strlen(p->binary) : 0;
+	if (p->exec_flags & PS_EXEC_BINARY_TRUNC)
+		n = utf8_trim_cut(p->binary, n);
+	jw_strn(w, "binary", p->binary ? p->binary : "", n);
 	jw_arr(w, "args");
 	while (p->args && i < p->args_len) {
-		size_t n = strnlen(p->args + i, p->args_len - i);
-
-		jw_strn(w, NULL, p->args + i, n);
+		n = strnlen(p->args + i, p->args_len - i);
+		if (i + n >= p->args_len && (p->exec_flags & PS_EXEC_ARGS_TRUNC))
+			jw_strn(w, NULL, p->args + i, utf8_trim_cut(p->args + i, n));
+		else
+			jw_strn(w, NULL, p->args + i, n);
 		i += n + 1;
 	}
 	jw_arr_end(w);
