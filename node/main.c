@@ -706,6 +706,7 @@ int main(int argc, char **argv)
 		goto out_pods;
 	}
 	record_clock_sync(&d.rc);
+	exporter_report_lost(&d.out, &d.rc);
 	err = sockets_init(&d.rc, &d.loader, d.flows, line_emit, flow_emit, &d);
 	if (err)
 		goto out_pods;

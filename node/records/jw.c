@@ -84,6 +84,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+size_t utf8_char_len(const char *s, size_t n)
+{
+	return n ? utf8_seq((const unsigned char *)s, n) : 0;
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -76,6 +76,9 @@ void jw_append(struct jw *w, const char *s, size_t n);
  * them. */
 void jw_json(struct jw *w, const char *key, struct json_object *o);
 
+/* The length of the valid UTF-8 character at s (of n bytes), 0 when
+ * none starts there. */
+size_t utf8_char_len(const char *s, size_t n);
 /* Whether s (n bytes) is valid UTF-8. */
 bool utf8_valid(const char *s, size_t n);
 /* n less the bytes of an incomplete UTF-8 sequence at the end of s: for
