@@ -25,6 +25,7 @@
 #include "node/state/flows.h"
 #include "node/state/listeners.h"
 #include "node/kern/loader.h"
+#include "node/kern/privs.h"
 #include "node/sinks/podlog.h"
 #include "node/state/pods.h"
 #include "node/state/proc_cache.h"
@@ -59,6 +60,9 @@ static const char usage_text[] =
 "  --state-file FILE  learned baseline and open alerts, kept across restarts\n"
 "                     (default " DETECT_STATE_DEFAULT ")\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
+"  --seccomp MODE     enforce (default): system calls off the allow-list\n"
+"                     fail with EPERM and are logged by the kernel; log:\n"
+"                     allowed and logged; off: no filter\n"
 "  -v, --verbose      libbpf and debug messages on stderr\n"
 "  -h, --help         this text\n"
 "\n"
@@ -79,6 +83,7 @@ struct options {
 	__u64 flow_idle_ns;
 	__u32 max_flows4, max_flows6;
 	enum ps_scope scope;
+	enum privs_seccomp seccomp;
 	bool keep_pins;
 	bool verbose;
 };
@@ -169,6 +174,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "alerts", required_argument, NULL, 'A' },
 		{ "state-file", required_argument, NULL, 'T' },
+		{ "seccomp", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -196,6 +202,13 @@ static int options_parse(struct options *o, int argc, char **argv)
 		case 'C': o->config = optarg; break;
 		case 'A': o->alerts = optarg; break;
 		case 'T': o->state_file = optarg; break;
+		case 'P':
+			if (privs_seccomp_parse(optarg, &o->seccomp)) {
+				fprintf(stderr, "podsentryd: --seccomp: \"%s\" is not enforce, log or off\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'U':
 		case 'I':
 			if (seconds_parse(optarg, c == 'U' ? &o->flow_update_ns
@@ -721,7 +734,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "podsentryd: ring buffer: %s\n", strerror(-err));
 		goto out_pods;
 	}
+	/* everything is loaded, attached and read: what runs from here on
+	 * needs no capability but, on older kernels, CAP_BPF */
+	err = privs_drop(d.opt.seccomp, d.drops_fd);
+	if (err)
+		goto out_rb;
 	err = run(&d);
+out_rb:
 	ring_buffer__free(d.rb);
 out_pods:
 	sockets_exit();
