@@ -118,30 +118,32 @@ void exporter_flush(struct exporter *e)
 		e->out.unreported -= told;
 	e->write_errors += c->dropped - dropped;
 	e->records = c->lines;
-	if (r.failed) {
-		e->ep_dropped += c->dropped - dropped;
-		e->ep_bytes += c->dropped_bytes - bytes;
-		if (!c->failing) {
-			c->failing = true;
-			c->episodes++;
-			fprintf(stderr, "podsentryd: export %s: %s: records are dropped and counted\n",
-				name(e), strerror(r.err));
-		}
-	} else if (c->failing && had) {
-		c->failing = false;
+	switch (lines_episode(&e->ep, r.failed, had, c->dropped - dropped,
+			      c->dropped_bytes - bytes)) {
+	case LINES_STARTED:
+		fprintf(stderr, "podsentryd: export %s: %s: records are dropped and counted\n",
+			name(e), strerror(r.err));
+		break;
+	case LINES_ENDED:
 		fprintf(stderr, "podsentryd: export %s: writing again; %llu records (%llu bytes) were dropped\n",
-			name(e), e->ep_dropped, e->ep_bytes);
-		e->ep_dropped = e->ep_bytes = 0;
+			name(e), e->ep.dropped, e->ep.bytes);
+		e->ep.dropped = e->ep.bytes = 0;
+		break;
+	case LINES_SAME:
+		break;
 	}
+	c->failing = e->ep.failing;
+	c->episodes = e->ep.episodes;
 }
 
 void exporter_close(struct exporter *e)
 {
 	if (e->path && e->out.fd >= 0) {
 		exporter_flush(e);
-		if (e->out.c.failing)
-			fprintf(stderr, "podsentryd: export %s: closed while writes fail; %llu records (%llu bytes) were dropped\n",
-				name(e), e->ep_dropped, e->ep_bytes);
+		if (e->ep.failing)
+			fprintf(stderr, "podsentryd: export %s: %s; %llu records (%llu bytes) were dropped\n",
+				name(e), e->ep.since_ok_ns ? "writing again" :
+				"closed while writes fail", e->ep.dropped, e->ep.bytes);
 	}
 	lines_close(&e->out);
 	jw_free(&e->w);

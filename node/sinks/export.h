@@ -22,7 +22,7 @@ struct exporter {
 	unsigned long long records;	 /* lines written */
 	unsigned long long write_errors; /* records not written */
 	const struct record_ctx *rc;	 /* for lost records; NULL: none */
-	unsigned long long ep_dropped, ep_bytes; /* the current episode */
+	struct lines_episode ep;
 	struct jw w;			 /* serialising json-c records */
 };
 

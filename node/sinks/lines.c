@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -245,4 +246,40 @@ void lines_close(struct lines *l)
 	l->buf = NULL;
 	l->len = l->cap = l->keep = 0;
 	l->nlines = 0;
+}
+
+static unsigned long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+enum lines_change lines_episode(struct lines_episode *ep, bool failed,
+				bool wrote, unsigned long long dropped,
+				unsigned long long bytes)
+{
+	unsigned long long now;
+
+	if (failed) {
+		ep->dropped += dropped;
+		ep->bytes += bytes;
+		ep->since_ok_ns = 0;
+		if (ep->failing)
+			return LINES_SAME;
+		ep->failing = true;
+		ep->episodes++;
+		return LINES_STARTED;
+	}
+	if (!ep->failing)
+		return LINES_SAME;
+	now = mono_ns();
+	if (wrote && !ep->since_ok_ns)
+		ep->since_ok_ns = now;
+	if (!ep->since_ok_ns || now - ep->since_ok_ns < LINES_RECOVER_NS)
+		return LINES_SAME;
+	ep->failing = false;
+	ep->since_ok_ns = 0;
+	return LINES_ENDED;
 }

@@ -67,4 +67,25 @@ void lines_discard(struct lines *l);
 bool lines_pending(const struct lines *l);
 void lines_close(struct lines *l);
 
+/*
+ * An episode of failing writes: from the first failure until writing
+ * has worked for LINES_RECOVER_NS with no failure, so a disk at the edge
+ * of full is one episode, not one per record that still fits.
+ */
+struct lines_episode {
+	bool failing;
+	unsigned long long since_ok_ns; /* first success after a failure */
+	unsigned long long episodes, dropped, bytes; /* and in this one */
+};
+
+#define LINES_RECOVER_NS 1000000000ULL
+
+enum lines_change { LINES_SAME, LINES_STARTED, LINES_ENDED };
+
+/* After a flush: failed or (wrote) something got through; dropped and
+ * bytes what it dropped. */
+enum lines_change lines_episode(struct lines_episode *ep, bool failed,
+				bool wrote, unsigned long long dropped,
+				unsigned long long bytes);
+
 #endif

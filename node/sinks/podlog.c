@@ -26,8 +26,7 @@ struct podlog {
 	struct podlog_file files[PODLOG_OPEN_MAX];
 	int n;
 	struct sink_counters gone; /* of files no longer in the table */
-	bool failing;
-	unsigned long long episodes, ep_dropped, ep_bytes;
+	struct lines_episode ep;
 };
 
 struct podlog *podlog_new(const char *dir, int *err)
@@ -245,20 +244,18 @@ void podlog_flush(struct podlog *pl)
 	}
 	if (!pl)
 		return;
-	if (failed) {
-		pl->ep_dropped += dropped;
-		pl->ep_bytes += bytes;
-		if (!pl->failing) {
-			pl->failing = true;
-			pl->episodes++;
-			fprintf(stderr, "podsentryd: pod logs %s: %s: records are dropped and counted\n",
-				pl->dir, strerror(err));
-		}
-	} else if (pl->failing && wrote) {
-		pl->failing = false;
+	switch (lines_episode(&pl->ep, failed, wrote, dropped, bytes)) {
+	case LINES_STARTED:
+		fprintf(stderr, "podsentryd: pod logs %s: %s: records are dropped and counted\n",
+			pl->dir, strerror(err));
+		break;
+	case LINES_ENDED:
 		fprintf(stderr, "podsentryd: pod logs %s: writing again; %llu records (%llu bytes) were dropped\n",
-			pl->dir, pl->ep_dropped, pl->ep_bytes);
-		pl->ep_dropped = pl->ep_bytes = 0;
+			pl->dir, pl->ep.dropped, pl->ep.bytes);
+		pl->ep.dropped = pl->ep.bytes = 0;
+		break;
+	case LINES_SAME:
+		break;
 	}
 }
 
@@ -280,9 +277,10 @@ void podlog_free(struct podlog *pl)
 	if (!pl)
 		return;
 	podlog_flush(pl);
-	if (pl->failing)
-		fprintf(stderr, "podsentryd: pod logs %s: closed while writes fail; %llu records (%llu bytes) were dropped\n",
-			pl->dir, pl->ep_dropped, pl->ep_bytes);
+	if (pl->ep.failing)
+		fprintf(stderr, "podsentryd: pod logs %s: %s; %llu records (%llu bytes) were dropped\n",
+			pl->dir, pl->ep.since_ok_ns ? "writing again" :
+			"closed while writes fail", pl->ep.dropped, pl->ep.bytes);
 	table_trim(pl, true);
 	free(pl->dir);
 	free(pl);
@@ -298,7 +296,7 @@ struct sink_counters podlog_counters(const struct podlog *pl)
 	c = pl->gone;
 	for (i = 0; i < pl->n; i++)
 		counters_add(&c, &pl->files[i].out.c);
-	c.episodes = pl->episodes;
-	c.failing = pl->failing;
+	c.episodes = pl->ep.episodes;
+	c.failing = pl->ep.failing;
 	return c;
 }
