@@ -243,6 +243,7 @@ static void open_(struct jw *w, const char *key, char c)
 		w->more[w->depth] = false;
 		w->in_arr[w->depth] = c == '[';
 		w->arr_key[w->depth] = key;
+		w->arr_start[w->depth] = w->len;
 		w->arr_escaped[w->depth] = false;
 	}
 	w->depth++;
@@ -257,12 +258,74 @@ static void flag(struct jw *w, const char *key)
 	put(w, "_escaped\":true", 14);
 }
 
-/* A string that was not text inside the array at the current depth:
- * the array's member is flagged when it ends. */
-static void arr_mark(struct jw *w)
+/* The array whose flag covers a string at the current depth: the
+ * innermost one with a key, up through arrays of arrays; -1 when the
+ * string is not in a tracked array. */
+static int arr_owner(const struct jw *w)
 {
-	if (w->depth && w->depth <= JW_DEPTH && w->in_arr[w->depth - 1])
-		w->arr_escaped[w->depth - 1] = true;
+	int d = (int)w->depth - 1;
+
+	if (d < 0 || d >= JW_DEPTH || !w->in_arr[d])
+		return -1;
+	while (!w->arr_key[d] && d > 0 && w->in_arr[d - 1])
+		d--;
+	return d;
+}
+
+/*
+ * The first string of an array that is not text: the strings written in
+ * it before were text, and become the escaped form too (their
+ * backslashes doubled, the only difference), so that the array's flag
+ * holds for every string of it. Strings in objects in the array have
+ * flags of their own and stay.
+ */
+static void arr_rewrite(struct jw *w, size_t from)
+{
+	size_t n = w->len - from, i = 0;
+	unsigned long long objs = 0; /* a bit per nesting level: an object */
+	unsigned int depth = 0;
+	char *seg;
+
+	if (!n || w->oom)
+		return;
+	seg = malloc(n);
+	if (!seg) {
+		w->oom = true;
+		return;
+	}
+	memcpy(seg, w->buf + from, n);
+	w->len = from;
+	while (i < n) {
+		char c = seg[i];
+		bool direct = !objs;
+
+		if (c != '"') {
+			if ((c == '{' || c == '[') && depth < 64) {
+				objs |= (unsigned long long)(c == '{') << depth;
+				depth++;
+			} else if ((c == '}' || c == ']') && depth) {
+				depth--;
+				objs &= ~(1ULL << depth);
+			}
+			putc1(w, c);
+			i++;
+			continue;
+		}
+		putc1(w, '"');
+		for (i++; i < n && seg[i] != '"'; i++) {
+			if (seg[i] != '\\' || i + 1 >= n) {
+				putc1(w, seg[i]);
+				continue;
+			}
+			if (direct && seg[i + 1] == '\\')
+				put(w, "\\\\", 2);
+			put(w, seg + i, 2);
+			i++;
+		}
+		putc1(w, '"');
+		i++;
+	}
+	free(seg);
 }
 
 void jw_obj(struct jw *w, const char *key)
@@ -285,25 +348,27 @@ void jw_arr_end(struct jw *w)
 {
 	w->depth--;
 	putc1(w, ']');
-	if (w->depth >= JW_DEPTH || !w->arr_escaped[w->depth])
-		return;
-	if (w->arr_key[w->depth])
+	if (w->depth < JW_DEPTH && w->arr_escaped[w->depth] &&
+	    w->arr_key[w->depth])
 		flag(w, w->arr_key[w->depth]);
-	else
-		arr_mark(w); /* an array in an array: the outer one carries it */
 }
 
 bool jw_strn(struct jw *w, const char *key, const char *v, size_t n)
 {
 	bool esc = !utf8_valid(v, n);
+	int a = key ? -1 : arr_owner(w);
 
 	member(w, key);
+	if (a >= 0 && !w->arr_escaped[a] && esc) {
+		arr_rewrite(w, w->arr_start[a]);
+		w->arr_escaped[a] = true;
+	}
+	/* in an array that is flagged, every string is in the escaped form */
+	esc |= a >= 0 && w->arr_escaped[a];
 	put_text(w, v, n, esc);
 	w->escaped = esc;
 	if (esc && key)
 		flag(w, key);
-	else if (esc)
-		arr_mark(w);
 	return esc;
 }
 

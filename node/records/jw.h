@@ -16,10 +16,13 @@
  *    that does not belong to a valid UTF-8 sequence becomes the four
  *    characters \xNN (lower-case hex), every backslash is doubled, the
  *    valid sequences stay as they are. A member "<key>":"<escaped>" is
- *    followed by "<key>_escaped":true, which jw writes itself; for an
- *    array of strings (args) the flag follows the array. The original
- *    bytes are the escaped text read back with "\\" as one backslash
- *    and "\xNN" as the byte NN.
+ *    followed by "<key>_escaped":true, which jw writes itself. In an
+ *    array (args) with a string that is not text, every string of the
+ *    array (and of arrays in it) is in the escaped form, and the flag
+ *    "<key>_escaped":true follows the array; strings in objects in it
+ *    have their own flags. The original bytes are the escaped text
+ *    read back with "\\" as one backslash and "\xNN" as the byte NN.
+ *    A string in an array without a key (at the top) cannot be flagged.
  *
  * So "a\\b" + byte 0xff is written "a\\\\b\\xff" with "<key>_escaped":true,
  * and decodes back to the same four bytes.
@@ -41,9 +44,11 @@ struct jw {
 	bool escaped;	       /* the last string was written escaped */
 	unsigned int depth;
 	bool more[JW_DEPTH];   /* a member was written at that depth */
-	/* at each depth: an array, its key, one of its strings escaped */
+	/* at each depth: an array, its key, where it starts, whether its
+	 * strings are in the escaped form */
 	bool in_arr[JW_DEPTH];
 	const char *arr_key[JW_DEPTH];
+	size_t arr_start[JW_DEPTH];
 	bool arr_escaped[JW_DEPTH];
 };
 
@@ -55,11 +60,11 @@ void jw_obj(struct jw *w, const char *key);
 void jw_obj_end(struct jw *w);
 void jw_arr(struct jw *w, const char *key);
 void jw_arr_end(struct jw *w);
-/* A string; true when it was not valid UTF-8 and was written escaped
- * (and, under a key, flagged). */
+/* A string; true when it was written in the escaped form: it was not
+ * valid UTF-8, or it is in an array that has such a string. */
 bool jw_str(struct jw *w, const char *key, const char *v);
 bool jw_strn(struct jw *w, const char *key, const char *v, size_t n);
-/* Whether the last string written was not text (written escaped). */
+/* Whether the last string was written in the escaped form. */
 static inline bool jw_escaped(const struct jw *w)
 {
 	return w->escaped;

@@ -161,10 +161,11 @@ static inline struct json_object *rt_parse(const struct jw *w, const char **why)
 }
 
 /*
- * data written as a member, as array elements and, through a json-c
- * tree, as a member and (up to its first NUL) as a key; each must come
- * back as data, flagged exactly when data is not valid UTF-8. NULL when
- * every check held, else what failed.
+ * data written as a member, as array elements between text with
+ * backslashes and, through a json-c tree, as a member and (up to its
+ * first NUL) as a key; each must come back as data, flagged exactly when
+ * data is not valid UTF-8 (the array's text elements then decode from
+ * the escaped form too). NULL when every check held, else what failed.
  */
 static inline const char *jw_roundtrip_check(const uint8_t *data, size_t size)
 {
@@ -181,9 +182,11 @@ static inline const char *jw_roundtrip_check(const uint8_t *data, size_t size)
 		why = "jw_strn's escaped verdict differs from strict UTF-8";
 		goto out;
 	}
+	/* text before and after data: escaped too when the array is */
 	jw_arr(&w, "a");
+	jw_str(&w, NULL, "x\\y");
 	jw_strn(&w, NULL, (const char *)data, size);
-	jw_str(&w, NULL, "x");
+	jw_str(&w, NULL, "\\x41");
 	jw_strn(&w, NULL, (const char *)data, size);
 	jw_arr_end(&w);
 	/* the same through a json-c tree */
@@ -211,9 +214,11 @@ static inline const char *jw_roundtrip_check(const uint8_t *data, size_t size)
 	    rt_flag(o, "v_escaped") == text)
 		goto out;
 	if (!json_object_object_get_ex(o, "a", &a) ||
-	    json_object_array_length(a) != 3 || rt_flag(o, "a_escaped") == text ||
-	    !rt_same(json_object_array_get_idx(a, 0), !text, data, size) ||
-	    !rt_same(json_object_array_get_idx(a, 2), !text, data, size))
+	    json_object_array_length(a) != 4 || rt_flag(o, "a_escaped") == text ||
+	    !rt_same(json_object_array_get_idx(a, 0), !text, (const uint8_t *)"x\\y", 3) ||
+	    !rt_same(json_object_array_get_idx(a, 1), !text, data, size) ||
+	    !rt_same(json_object_array_get_idx(a, 2), !text, (const uint8_t *)"\\x41", 4) ||
+	    !rt_same(json_object_array_get_idx(a, 3), !text, data, size))
 		goto out;
 	if (!json_object_object_get_ex(o, "tree", &v) ||
 	    !json_object_object_get_ex(v, "s", &a) || !rt_same(a, !text, data, size) ||

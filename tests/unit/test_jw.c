@@ -220,8 +220,9 @@ static void test_utf8_edges(void)
 	}
 }
 
-/* The flag of an array follows the array; an object in an array has
- * its own flags. */
+/* The flag of an array follows the array, and then every string of it
+ * is in the escaped form (text before the first that is not is written
+ * again); an object in an array has its own flags. */
 static void test_flags(void)
 {
 	struct jw w = {};
@@ -231,6 +232,14 @@ static void test_flags(void)
 	jw_arr(&w, "args");
 	jw_str(&w, NULL, "ok");
 	jw_str(&w, NULL, "\xff");
+	jw_arr_end(&w);
+	jw_arr(&w, "back");
+	jw_str(&w, NULL, "a\\b\n");
+	jw_obj(&w, NULL);
+	jw_str(&w, "k", "c\\d");
+	jw_obj_end(&w);
+	jw_str(&w, NULL, "\xfe");
+	jw_str(&w, NULL, "e\\f");
 	jw_arr_end(&w);
 	jw_arr(&w, "clean");
 	jw_str(&w, NULL, "ok");
@@ -249,6 +258,8 @@ static void test_flags(void)
 	jw_obj_end(&w);
 	t = strndup(w.buf, w.len);
 	ASSERT_STREQ(t, "{\"args\":[\"ok\",\"\\\\xff\"],\"args_escaped\":true,"
+			"\"back\":[\"a\\\\\\\\b\\n\",{\"k\":\"c\\\\d\"},\"\\\\xfe\",\"e\\\\\\\\f\"],"
+			"\"back_escaped\":true,"
 			"\"clean\":[\"ok\"],"
 			"\"nested\":[[\"\\\\x80\"]],\"nested_escaped\":true,"
 			"\"objs\":[{\"binary\":\"/b\\\\xfein\",\"binary_escaped\":true,\"pid\":1}]}",
