@@ -48,7 +48,9 @@ SERVER=$!
 wait_for 5 sh -c "ip netns exec $NB ss -ltn | grep -q :$PORT" || { fail setup "server"; exit 1; }
 
 # --- the processes, their exact bytes kept in $T/expect
-CONNECT="exec 3<>/dev/tcp/$IPB/$PORT; echo x >&3; sleep 0.2"
+# (true at the end: bash would exec the last command, and the exit
+# record would be another exec's)
+CONNECT="exec 3<>/dev/tcp/$IPB/$PORT; echo x >&3; sleep 0.2; true"
 A_ARGV=("$WEIRD/bash" -c "$CONNECT" $'argv\xff\xfe\x01' $'back\\slash\xc0\xaf' $'\xf4\x90\x80\x80end')
 printf '%s' "$WEIRD/bash" >"$T/expect/a.binary"
 printf '%s\0' "${A_ARGV[@]}" >"$T/expect/a.args"
@@ -73,8 +75,8 @@ printf '%s' "$WEIRD/nc" >"$T/expect/c.binary"
 ip netns exec "$NA" "$WEIRD/nc" -w 1 "$IPB" "$PORT" </dev/null >/dev/null 2>&1
 
 # everything is in once C's connect, B's flow and the alert are
-wait_for 15 sh -c "grep -c '\"type\":\"alert\"' $T/alerts.json >/dev/null &&
-	[ \$(grep -c '\"type\":\"flow\"' $T/export.json) -ge 3 ]"
+wait_for 15 sh -c "grep -aq '\"type\":\"alert\"' $T/alerts.json &&
+	[ \$(grep -ac '\"type\":\"flow\"' $T/export.json) -ge 3 ]"
 sleep 1.5
 kill "$SERVER" 2>/dev/null
 daemon_stop
@@ -82,9 +84,11 @@ daemon_stop
 LOGF=$(find "$T/logs" -name '*.log' -newer "$STATEF" -print0 | tr '\0' '\n' |
 	grep -v "/plain/" | head -n 1)
 
-# check.py MODE ARGS: the checks, on bytes
+# check_py MODE ARGS: the checks, on bytes (the interpreter itself, not
+# a wrapper script that may stand for it on PATH: it runs a dozen times)
+PY=$(python3 -c 'import sys; print(sys.executable)')
 check_py() {
-	python3 - "$@" <<'PY'
+	"$PY" - "$@" <<'PY'
 import json, os, sys
 
 mode, *args = sys.argv[1:]
