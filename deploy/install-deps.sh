@@ -4,7 +4,7 @@
 # demo. Silent and fast when everything is present.
 set -e
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
-libjson-c-dev pkg-config make gcc iproute2 jq procps psmisc
+libjson-c-dev libcap-ng-dev libseccomp-dev pkg-config make gcc iproute2 jq python3 procps psmisc
 containernetworking-plugins nftables podman runc busybox-static bpftrace iperf3
 python3-yaml systemd"
 

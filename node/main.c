@@ -24,6 +24,7 @@
 #include "node/detect/detect.h"
 #include "node/kern/events.h"
 #include "node/kern/loader.h"
+#include "node/kern/privs.h"
 #include "node/records/flow.h"
 #include "node/records/process.h"
 #include "node/records/records.h"
@@ -71,6 +72,9 @@ static const char usage_text[] =
 "  --state-file FILE  learned baseline and open alerts, kept across restarts\n"
 "                     (default " DETECT_STATE_DEFAULT ")\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
+"  --seccomp MODE     enforce (default): system calls off the allow-list\n"
+"                     fail with EPERM and are logged by the kernel; log:\n"
+"                     allowed and logged; off: no filter\n"
 "  -v, --verbose      libbpf and debug messages on stderr\n"
 "  --version          version, git commit and BPF build id\n"
 "  -h, --help         this text\n"
@@ -96,6 +100,7 @@ struct options {
 	__u32 records;		 /* enum ps_sock_records */
 	__u32 max_flows4, max_flows6;
 	enum ps_scope scope;
+	enum privs_seccomp seccomp;
 	bool keep_pins;
 	bool verbose;
 };
@@ -219,6 +224,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "alerts", required_argument, NULL, 'A' },
 		{ "state-file", required_argument, NULL, 'T' },
+		{ "seccomp", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -248,6 +254,13 @@ static int options_parse(struct options *o, int argc, char **argv)
 		case 'C': o->config = optarg; break;
 		case 'A': o->alerts = optarg; break;
 		case 'T': o->state_file = optarg; break;
+		case 'P':
+			if (privs_seccomp_parse(optarg, &o->seccomp)) {
+				fprintf(stderr, "podsentryd: --seccomp: \"%s\" is not enforce, log or off\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'U':
 		case 'I':
 			if (seconds_parse(optarg, c == 'U' ? &o->flow_update_ns
@@ -449,18 +462,15 @@ static void sock_failed(void *arg, const struct ps_sock_event *e)
 	flows_connect_failed(((struct daemon *)arg)->flows, e);
 }
 
-/* Alert records: the detection engine builds them as JSON objects. */
+/* Alert records: the detection engine builds them as JSON objects;
+ * they are written by jw's rules (UTF-8 whatever the bytes). */
 static void alert_out(void *arg, struct json_object *rec, __u32 netns)
 {
 	struct daemon *d = arg;
-	size_t len;
-	const char *s = json_object_to_json_string_length(rec,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 
-	if (s)
-		sinks_write(&d->sinks, s, len, pod_netns(d, netns), 0);
-	else
-		d->unwritten++;
+	jw_reset(&d->w);
+	jw_json(&d->w, NULL, rec);
+	line_out(d, &d->w, pod_netns(d, netns), 0);
 	json_object_put(rec);
 }
 
@@ -506,12 +516,14 @@ static void stats_report(struct daemon *d, __u64 now, bool force)
 	sig = v.flows->ended * 31 + v.flows->updates + v.flows->aggregated +
 	      v.sockets->connects + v.sockets->accepts + v.sockets->udp +
 	      v.sockets->notices + v.sockets->quiet + v.sockets->inherits +
-	      v.sockets->connects_failed + v.unwritten;
+	      v.sockets->connects_failed + v.unwritten +
+	      exporter_counters(&d->sinks.out).dropped;
 	if (!force && sig == d->stats_sig)
 		return;
 	d->stats_sig = sig;
-	v.lines = d->sinks.lines;
-	v.bytes = d->sinks.bytes;
+	v.export = exporter_counters(&d->sinks.out);
+	if (d->sinks.podlog)
+		v.podlogs = podlog_counters(d->sinks.podlog);
 	stats_record_w(&d->rc, &d->w, &v, now);
 	line_out(d, &d->w, 0, 0);
 }
@@ -707,6 +719,7 @@ static int state_start(struct daemon *d)
 	d->rc.pods_map_fd = loader_map_fd(&d->loader, PS_PIN_PODS);
 	d->rc.pod_ip_fd = loader_map_fd(&d->loader, PS_PIN_POD_IP);
 	record_clock_sync(&d->rc);
+	exporter_report_lost(&d->sinks.out, &d->rc);
 	return 0;
 }
 
@@ -753,7 +766,9 @@ static int stages_start(struct daemon *d)
 		return err;
 	}
 	d->last_stats = clock_boot_ns();
-	return 0;
+	/* everything is loaded, attached and read: what runs from here on
+	 * needs no capability but, on older kernels, CAP_BPF */
+	return privs_drop(d->opt.seccomp, d->drops_fd);
 }
 
 int main(int argc, char **argv)
@@ -808,6 +823,7 @@ out:
 	jw_free(&d.w);
 	if (d.opt.verbose)
 		fprintf(stderr, "podsentryd: %llu events, %llu malformed, %llu records\n",
-			d.events.events, d.events.malformed, d.sinks.lines);
+			d.events.events, d.events.malformed,
+			exporter_counters(&d.sinks.out).lines);
 	return err ? 1 : 0;
 }

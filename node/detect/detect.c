@@ -20,6 +20,7 @@
 #include "cni/shared/util.h"
 
 #include "node/detect/detect_int.h"
+#include "node/sinks/files.h"
 
 #define NS_PER_S 1000000000ULL
 #define PROC_KEEP_NS (120ULL * NS_PER_S) /* after exit, beyond windows */
@@ -1114,20 +1115,20 @@ static struct json_object *state_json(struct detect *d)
 static int state_save(struct detect *d)
 {
 	struct json_object *s;
-	char tmp[4096];
+	const char *text;
+	size_t len;
 	int err = 0;
 
 	if (!d->o.state_file)
 		return 0;
-	det_fmt(tmp, sizeof(tmp), "%s.tmp", d->o.state_file);
 	s = state_json(d);
-	if (json_object_to_file_ext(tmp, s, JSON_C_TO_STRING_PLAIN) ||
-	    rename(tmp, d->o.state_file)) {
-		err = -errno;
+	text = json_object_to_json_string_length(s, JSON_C_TO_STRING_PLAIN, &len);
+	/* 0600: the state names pods and their peers */
+	err = text ? sink_file_replace(d->o.state_file, text, len, SINK_PRIVATE_MODE)
+		   : -ENOMEM;
+	if (err)
 		fprintf(stderr, "podsentryd: save state %s: %s\n", d->o.state_file,
-			strerror(errno));
-		unlink(tmp);
-	}
+			strerror(-err));
 	json_object_put(s);
 	d->dirty = false;
 	return err;
@@ -1234,7 +1235,7 @@ static int mkdir_parents(const char *file)
 	if (!s || s == dir)
 		return 0;
 	*s = 0;
-	return dir_make(dir, 0755, 0755);
+	return dir_make(dir, 0755, SINK_PRIVATE_DIR_MODE);
 }
 
 /* A pinned map of the daemon's folder; -1 (and a line) when missing. */

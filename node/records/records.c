@@ -206,7 +206,7 @@ __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
 	return netns;
 }
 
-struct json_object *args_json(const char *args, __u32 len)
+struct json_object *args_json(const char *args, __u32 len, bool cut)
 {
 	struct json_object *a = json_object_new_array();
 	__u32 i = 0;
@@ -214,6 +214,9 @@ struct json_object *args_json(const char *args, __u32 len)
 	while (args && i < len) {
 		size_t n = strnlen(args + i, len - i);
 
+		/* the kernel's limit may cut the last one mid-character */
+		if (cut && i + n >= len)
+			n = utf8_trim_cut(args + i, n);
 		json_object_array_add(a, json_object_new_string_len(args + i, n));
 		i += n + 1;
 	}
@@ -235,7 +238,8 @@ struct json_object *process_brief_json(const struct record_ctx *ctx,
 	add_str(o, "exec_id", buf);
 	json_object_object_add(o, "pid", json_object_new_int64(p->pid));
 	add_str(o, "binary", p->binary);
-	json_object_object_add(o, "args", args_json(p->args, p->args_len));
+	json_object_object_add(o, "args", args_json(p->args, p->args_len,
+						    p->exec_flags & PS_EXEC_ARGS_TRUNC));
 	return o;
 }
 
@@ -313,6 +317,8 @@ static bool pod_text(const struct record_ctx *ctx, struct jw *w,
 		    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp)))
 		return false;
 	jw_obj(w, NULL);
+	/* names from CNI_ARGS are any bytes: jw escapes what is not text
+	 * and flags it (name_escaped, namespace_escaped, ...) */
 	if (pi) {
 		jw_str(w, "namespace", pi->namespace);
 		jw_str(w, "name", pi->name);
@@ -365,18 +371,28 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 {
 	char buf[128];
 	__u32 i = 0;
+	size_t n;
 
 	jw_obj(w, NULL);
 	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
 	jw_str(w, "exec_id", buf);
 	jw_int(w, "pid", p->pid);
-	jw_str(w, "binary", p->binary);
+	/* Strings that are not UTF-8 are written escaped and flagged by jw
+	 * (binary_escaped, args_escaped, cwd_escaped). A value the kernel cut
+	 * to its limit may end in half a character: that half is dropped, it
+	 * is not a sign of bytes that are not text. */
+	n = p->binary ? strlen(p->binary) : 0;
+	if (p->exec_flags & PS_EXEC_BINARY_TRUNC)
+		n = utf8_trim_cut(p->binary, n);
+	jw_strn(w, "binary", p->binary ? p->binary : "", n);
 	*short_len = w->len;
 	jw_arr(w, "args");
 	while (p->args && i < p->args_len) {
-		size_t n = strnlen(p->args + i, p->args_len - i);
-
-		jw_strn(w, NULL, p->args + i, n);
+		n = strnlen(p->args + i, p->args_len - i);
+		if (i + n >= p->args_len && (p->exec_flags & PS_EXEC_ARGS_TRUNC))
+			jw_strn(w, NULL, p->args + i, utf8_trim_cut(p->args + i, n));
+		else
+			jw_strn(w, NULL, p->args + i, n);
 		i += n + 1;
 	}
 	jw_arr_end(w);
@@ -426,6 +442,19 @@ void record_process_w(const struct record_ctx *ctx, struct jw *w,
 	}
 	jw_raw(w, key, p->json, form == PROC_BRIEF ? p->brief_len : p->short_len);
 	jw_append(w, "}", 1);
+}
+
+void lost_record_w(const struct record_ctx *ctx, struct jw *w,
+		   const char *reason, unsigned long long count,
+		   unsigned long long total, __u64 ktime)
+{
+	record_head_w(ctx, w, "lost", ktime);
+	jw_obj(w, "lost");
+	jw_str(w, "reason", reason);
+	jw_uint(w, "count", count);
+	jw_uint(w, "total", total);
+	jw_obj_end(w);
+	jw_obj_end(w);
 }
 
 bool record_pod_known(struct record_ctx *ctx, __u32 netns_ino)

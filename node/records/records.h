@@ -72,7 +72,8 @@ struct json_object *process_json(const struct record_ctx *ctx,
 /* The abbreviated form used for "parent". */
 struct json_object *process_brief_json(const struct record_ctx *ctx,
 				       const struct proc *p);
-struct json_object *args_json(const char *args, __u32 len);
+/* cut: the vector was cut at the kernel's limit */
+struct json_object *args_json(const char *args, __u32 len, bool cut);
 
 /* The text of an address (family 2: IPv4, else IPv6) into buf of at
  * least INET6_ADDRSTRLEN bytes. */
@@ -96,6 +97,12 @@ bool record_pod_known(struct record_ctx *ctx, __u32 netns_ino);
  * names it) under key; false when the netns is not a registered pod. */
 bool record_pod_brief_w(struct record_ctx *ctx, struct jw *w, const char *key,
 			__u32 netns_ino);
+
+/* A lost record: {"lost": {reason, count, total}}, what could not be
+ * recorded (the kernel's drop counters, outputs that failed to write). */
+void lost_record_w(const struct record_ctx *ctx, struct jw *w,
+		   const char *reason, unsigned long long count,
+		   unsigned long long total, __u64 ktime);
 
 enum proc_form {
 	PROC_FULL,  /* every field */

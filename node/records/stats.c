@@ -52,23 +52,18 @@ void stats_record_w(struct record_ctx *rc, struct jw *w,
 	jw_uint(w, "open", s->open);
 	jw_obj_end(w);
 	jw_obj(w, "export");
-	jw_uint(w, "records", v->lines);
-	jw_uint(w, "bytes", v->bytes);
+	jw_uint(w, "records", v->export.lines);
+	jw_uint(w, "bytes", v->export.bytes);
+	jw_uint(w, "dropped", v->export.dropped);
+	jw_uint(w, "dropped_bytes", v->export.dropped_bytes);
+	jw_uint(w, "write_failures", v->export.episodes);
 	jw_uint(w, "unwritten", v->unwritten);
 	jw_obj_end(w);
+	jw_obj(w, "pod_logs");
+	jw_uint(w, "records", v->podlogs.lines);
+	jw_uint(w, "dropped", v->podlogs.dropped);
+	jw_uint(w, "write_failures", v->podlogs.episodes);
 	jw_obj_end(w);
-	jw_obj_end(w);
-}
-
-void lost_record_w(struct record_ctx *rc, struct jw *w, const char *reason,
-		   unsigned long long count, unsigned long long total,
-		   __u64 ktime)
-{
-	record_head_w(rc, w, "lost", ktime);
-	jw_obj(w, "lost");
-	jw_str(w, "reason", reason);
-	jw_uint(w, "count", count);
-	jw_uint(w, "total", total);
 	jw_obj_end(w);
 	jw_obj_end(w);
 }

@@ -18,7 +18,6 @@ struct sinks {
 	struct exporter out;
 	struct podlog *podlog; /* NULL: no per-pod logs */
 	struct record_ctx *rc;
-	unsigned long long lines, bytes; /* written to the node export */
 };
 
 /* One record line (no newline): to the export, and to the logs of the
