@@ -16,6 +16,7 @@
 #include "cni/shared/attach.h"
 #include "cni/shared/pod.h"
 #include "cni/shared/state.h"
+#include "cni/shared/text.h"
 #include "node/state/pods.h"
 
 /* A hit re-checks the folder at most this often, so names of pods whose
@@ -62,9 +63,11 @@ static int info_cmp(const void *a, const void *b)
 static void info_from_state(struct pod_info *pi, const struct pod_state *st)
 {
 	memset(pi, 0, sizeof(*pi));
-	snprintf(pi->namespace, sizeof(pi->namespace), "%s", st->pod_namespace);
-	snprintf(pi->name, sizeof(pi->name), "%s", st->pod_name);
-	snprintf(pi->uid, sizeof(pi->uid), "%s", st->pod_uid);
+	/* display forms, cut at a character boundary where they are longer */
+	text_display(pi->namespace, sizeof(pi->namespace), st->pod_namespace,
+		     strlen(st->pod_namespace));
+	text_display(pi->name, sizeof(pi->name), st->pod_name, strlen(st->pod_name));
+	text_display(pi->uid, sizeof(pi->uid), st->pod_uid, strlen(st->pod_uid));
 	snprintf(pi->container_id, sizeof(pi->container_id), "%s",
 		 st->container_id);
 	pi->netns_ino = st->netns_ino;
