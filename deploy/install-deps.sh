@@ -3,8 +3,8 @@
 # Install the Debian packages podsentry needs to build, test and run the
 # demo. Silent and fast when everything is present.
 set -e
-PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
-libjson-c-dev pkg-config make gcc iproute2 jq procps psmisc
+PKGS="clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
+libmnl-dev libjson-c-dev pkg-config make gcc iproute2 jq procps psmisc
 containernetworking-plugins nftables podman runc busybox-static bpftrace iperf3"
 
 missing=
