@@ -210,20 +210,58 @@ static void shared_with(const struct pod_state *all, int n,
 	}
 }
 
+/* st without what another attachment has too: the host veth (its
+ * filters and pod_ifindex entry) and the addresses of another attachment
+ * of the same slot (their pod_ip entries). An ADD that named another
+ * pod's netns and interface must not take them away on its DEL. */
+static void unshared(const struct pod_state *all, int n,
+		     const struct pod_state *st, struct pod_state *mine)
+{
+	int i, j, k, kept = 0;
+
+	*mine = *st;
+	for (i = 0; i < n; i++) {
+		if (!strcmp(all[i].container_id, st->container_id) &&
+		    !strcmp(all[i].ifname, st->ifname))
+			continue;
+		if (all[i].host_ifindex == st->host_ifindex &&
+		    !strcmp(all[i].host_ifname, st->host_ifname))
+			mine->host_ifindex = 0;
+	}
+	for (j = 0; j < st->nips; j++) {
+		for (i = 0; i < n; i++) {
+			if (all[i].slot != st->slot ||
+			    (!strcmp(all[i].container_id, st->container_id) &&
+			     !strcmp(all[i].ifname, st->ifname)))
+				continue;
+			for (k = 0; k < all[i].nips &&
+				    !addr_same(&all[i].ips[k], &st->ips[j]); k++)
+				;
+			if (k < all[i].nips)
+				break;
+		}
+		if (i == n)
+			mine->ips[kept++] = st->ips[j];
+	}
+	mine->nips = kept;
+}
+
 /* Undo an attachment in the kernel: programs, then map entries. */
 static int teardown(struct cmd *c, const struct pins *p, struct pod_state *st,
 		    const struct pod_state *all, int n)
 {
 	bool keep_netns, keep_slot;
+	struct pod_state mine;
 	char more[POD_ERR_LEN];
 	int ret = 0, r;
 
-	if (st->attached || st->host_ifindex)
+	unshared(all, n, st, &mine);
+	if (mine.host_ifindex && (st->attached || st->host_ifindex))
 		ret = pod_detach(st, c->err);
 	if (!p)
 		return ret;
 	shared_with(all, n, st, &keep_netns, &keep_slot);
-	r = pod_unregister(p, st, keep_netns, keep_slot, ret ? more : c->err);
+	r = pod_unregister(p, &mine, keep_netns, keep_slot, ret ? more : c->err);
 	return ret ? ret : r;
 }
 
@@ -340,12 +378,14 @@ static void add_replace(struct cmd *c, const struct pins *p,
 			const struct pod_state *all, int n)
 {
 	bool keep_netns, keep_slot;
+	struct pod_state mine;
 
-	if (old->host_ifindex && old->host_ifindex != st->host_ifindex)
+	unshared(all, n, old, &mine);
+	if (mine.host_ifindex && old->host_ifindex != st->host_ifindex)
 		pod_detach(old, c->err);
 	shared_with(all, n, old, &keep_netns, &keep_slot);
 	keep_netns |= old->netns_ino == st->netns_ino;
-	pod_unregister(p, old, keep_netns, true, c->err);
+	pod_unregister(p, &mine, keep_netns, true, c->err);
 }
 
 /* The state file of an ADD. When it cannot be written, fail-closed fails

@@ -7,9 +7,10 @@
 #             a folder, a FIFO, a device, a mount namespace, nothing):
 #             ADD refused with code 4 whatever the fail policy, nothing
 #             registered; DEL still succeeds
-#  prev/      a prevResult forged to list another pod's address: the
-#             other pod keeps its pod_ip entry through this pod's ADD and
-#             DEL, and its flows keep its name
+#  prev/      a prevResult forged to list another pod's address, or an
+#             ADD naming another pod's netns and interface: the other pod
+#             keeps its pod_ip entry and its filters through this ADD and
+#             its DEL, and its flows keep its name
 #  log/       CNI_ARGS and environment values with newlines and bad bytes:
 #             one log line per command, the forged text escaped
 #  env/       an over-long CNI_CONTAINERID, bytes after the config
@@ -163,6 +164,21 @@ if [ "$(pod_ip_slot "$ip_a")" = "$slot_a" ] && [ -z "$(pod_ip_slot "$ip_b")" ] &
 	ok prev/del_keeps_other_pod
 else
 	fail prev/del_keeps_other_pod "pod_ip[$ip_a]=$(pod_ip_slot "$ip_a") (pod a's slot $slot_a), pod_ip[$ip_b]=$(pod_ip_slot "$ip_b"); CHECK a: $(cni_check "${P}ca" "$a")"
+fi
+
+# an ADD naming pod a's netns and interface under another container id:
+# its DEL takes nothing of pod a's (filters, pod_ifindex, pod_ip)
+va=$(host_veth "$a")
+ia=$(host_ifindex "$va")
+cni_plugin_conf 1 "$PREV_A" | psrun ADD "${P}cx" "/run/netns/$a" eth0 \
+	"IgnoreUnknown=1;K8S_POD_NAME=pod-x" >/dev/null
+cni_plugin_conf 1 "$PREV_A" | psrun DEL "${P}cx" "/run/netns/$a" eth0 >/dev/null
+if [ "$(pod_ip_slot "$ip_a")" = "$slot_a" ] && map_has pod_ifindex "$(u32_bytes "$ia")" &&
+	tc_has_ours "$va" ingress && tc_has_ours "$va" egress &&
+	[ ! -e "$(state_file "${P}cx")" ] && cni_check "${P}ca" "$a" >/dev/null; then
+	ok prev/same_interface_other_id_del_keeps_pod
+else
+	fail prev/same_interface_other_id_del_keeps_pod "pod_ip[$ip_a]=$(pod_ip_slot "$ip_a"); filters on $va: $(tc filter show dev "$va" ingress); CHECK a: $(cni_check "${P}ca" "$a")"
 fi
 
 # pod a's flows still name pod a: pod c connects to it
