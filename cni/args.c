@@ -38,24 +38,25 @@ static int arg_pair(const char *p, size_t n, struct cni_args *a,
 		    struct cni_err *e)
 {
 	const char *eq = memchr(p, '=', n);
+	char q[CNI_ESC_LEN];
 	size_t klen, vlen, i;
 	char *dst;
 
 	if (!eq || eq == p)
 		return cni_fail(e, CNI_ERR_ENV,
-				"CNI_ARGS: \"%.*s\" is not KEY=VALUE", (int)n,
-				p);
+				"CNI_ARGS: \"%s\" is not KEY=VALUE",
+				cni_esc(q, p, n));
 	klen = eq - p;
 	vlen = n - klen - 1;
 	if (memchr(eq + 1, '=', vlen))
 		return cni_fail(e, CNI_ERR_ENV,
-				"CNI_ARGS: \"%.*s\" has more than one '='",
-				(int)n, p);
+				"CNI_ARGS: \"%s\" has more than one '='",
+				cni_esc(q, p, n));
 	if (klen == 13 && !strncmp(p, "IgnoreUnknown", 13)) {
 		if (arg_bool(eq + 1, vlen, &a->ignore_unknown))
 			return cni_fail(e, CNI_ERR_ENV,
-					"CNI_ARGS: IgnoreUnknown=%.*s is not a boolean",
-					(int)vlen, eq + 1);
+					"CNI_ARGS: IgnoreUnknown=%s is not a boolean",
+					cni_esc(q, eq + 1, vlen));
 		return 0;
 	}
 	for (i = 0; i < sizeof(arg_keys) / sizeof(arg_keys[0]); i++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -17,6 +18,8 @@
 #include "cni/log.h"
 #include "cni/shared/pod.h"
 #include "cni/result.h"
+#include "cni/shared/addr.h"
+#include "cni/shared/jsonparse.h"
 #include "cni/shared/state.h"
 
 struct cmd {
@@ -26,9 +29,32 @@ struct cmd {
 	struct cni_log log;
 	struct cni_err *e;
 	FILE *out;
-	char pod[320]; /* namespace/name for the log line */
+	/* the environment and the pod's name as log values (log_val) */
+	char l_cmd[96], l_cid[4 * 80], l_ifname[4 * IFNAMSIZ + 8];
+	char pod[4 * 64 + 1 + 4 * 256]; /* namespace/name */
 	char err[POD_ERR_LEN];
 };
+
+/* The log values of the environment (every one may be anything). */
+static void cmd_log_values(struct cmd *c)
+{
+	log_val(c->l_cmd, sizeof(c->l_cmd), c->env->command);
+	log_val(c->l_cid, sizeof(c->l_cid), c->env->container_id);
+	log_val(c->l_ifname, sizeof(c->l_ifname), c->env->ifname);
+	snprintf(c->pod, sizeof(c->pod), "-");
+}
+
+/* "namespace/name" (or the name alone) of the pod as one log value. */
+static void pod_label(struct cmd *c, const char *ns, const char *name)
+{
+	/* escaped, a byte takes at most 4 */
+	char a[4 * sizeof(c->args.pod_namespace)], b[4 * 256];
+
+	log_val(a, sizeof(a), ns);
+	log_val(b, sizeof(b), name);
+	snprintf(c->pod, sizeof(c->pod), "%s%s%s", ns[0] ? a : "",
+		 ns[0] ? "/" : "", b);
+}
 
 void cni_env_get(struct cni_env *env)
 {
@@ -73,24 +99,33 @@ static bool ifname_valid(const char *s)
 }
 
 /* The variables a command needs: id and ifname always, netns unless
- * need_netns is false (DEL may come without it). */
-static int env_check(struct cmd *c, bool need_netns)
+ * need_netns is false (DEL may come without it). An ADD's id must leave
+ * room for its state file's name; DEL and CHECK take any id that has
+ * room in struct pod_state, to find what an earlier version wrote. */
+static int env_check(struct cmd *c, bool need_netns, bool add)
 {
 	const struct cni_env *env = c->env;
+	size_t max = add ? STATE_CID_MAX : sizeof(((struct pod_state *)0)->container_id) - 1;
+	char q[CNI_ESC_LEN];
+	size_t n;
 
 	if (!env->container_id || !env->container_id[0])
 		return cni_fail(c->e, CNI_ERR_ENV, "CNI_CONTAINERID is not set");
-	if (strlen(env->container_id) >= sizeof(((struct pod_state *)0)->container_id) ||
-	    !container_id_valid(env->container_id))
+	n = strlen(env->container_id);
+	if (n > max)
 		return cni_fail(c->e, CNI_ERR_ENV,
-				"CNI_CONTAINERID \"%.64s\" is not a valid container id",
-				env->container_id);
+				"CNI_CONTAINERID is %zu bytes long, at most %zu (its state file name \"<id>:<ifname>.json\" must fit %d bytes)",
+				n, max, NAME_MAX);
+	if (!container_id_valid(env->container_id))
+		return cni_fail(c->e, CNI_ERR_ENV,
+				"CNI_CONTAINERID \"%s\" is not a valid container id (letters, digits, '_', '.', '-', a letter or digit first)",
+				cni_esc(q, env->container_id, n));
 	if (!env->ifname || !env->ifname[0])
 		return cni_fail(c->e, CNI_ERR_ENV, "CNI_IFNAME is not set");
 	if (!ifname_valid(env->ifname))
 		return cni_fail(c->e, CNI_ERR_ENV,
-				"CNI_IFNAME \"%.32s\" is not a valid interface name",
-				env->ifname);
+				"CNI_IFNAME \"%s\" is not a valid interface name",
+				cni_esc(q, env->ifname, strlen(env->ifname)));
 	if (need_netns && (!env->netns || !env->netns[0]))
 		return cni_fail(c->e, CNI_ERR_ENV, "CNI_NETNS is not set");
 	if (env->netns && env->netns[0] &&
@@ -99,11 +134,9 @@ static int env_check(struct cmd *c, bool need_netns)
 	if (cni_args_parse(env->args, &c->args, c->e))
 		return -1;
 	if (c->args.pod_name[0])
-		snprintf(c->pod, sizeof(c->pod), "%s%s%s",
-			 c->args.pod_namespace, c->args.pod_namespace[0] ? "/" : "",
-			 c->args.pod_name);
+		pod_label(c, c->args.pod_namespace, c->args.pod_name);
 	else
-		snprintf(c->pod, sizeof(c->pod), "%s", env->container_id);
+		pod_label(c, "", env->container_id);
 	return 0;
 }
 
@@ -112,8 +145,7 @@ static void pod_from_state(struct cmd *c, const struct pod_state *st)
 {
 	if (c->args.pod_name[0])
 		return;
-	snprintf(c->pod, sizeof(c->pod), "%s%s%s", st->pod_namespace,
-		 st->pod_namespace[0] ? "/" : "", st->pod_name);
+	pod_label(c, st->pod_namespace_raw.bytes, st->pod_name_raw.bytes);
 }
 
 static int version_at_least(struct cmd *c, const char *min)
@@ -134,13 +166,14 @@ static void state_init(struct cmd *c, struct pod_state *st)
 	snprintf(st->container_id, sizeof(st->container_id), "%s",
 		 c->env->container_id);
 	snprintf(st->ifname, sizeof(st->ifname), "%s", c->env->ifname);
-	snprintf(st->pod_namespace, sizeof(st->pod_namespace), "%s",
-		 c->args.pod_namespace);
+	/* Names are kept as given and in a display form (state.h): a
+	 * runtime may send any bytes, and pod creation must not break. */
+	STATE_NAME_SET(st, pod_namespace, c->args.pod_namespace);
 	/* Without Kubernetes keys the container id names the pod. */
-	snprintf(st->pod_name, sizeof(st->pod_name), "%s",
-		 c->args.pod_name[0] ? c->args.pod_name : c->env->container_id);
-	snprintf(st->pod_uid, sizeof(st->pod_uid), "%s", c->args.pod_uid);
-	snprintf(st->infra_id, sizeof(st->infra_id), "%s", c->args.infra_id);
+	STATE_NAME_SET(st, pod_name,
+		       c->args.pod_name[0] ? c->args.pod_name : c->env->container_id);
+	STATE_NAME_SET(st, pod_uid, c->args.pod_uid);
+	STATE_NAME_SET(st, infra_id, c->args.infra_id);
 	snprintf(st->netns, sizeof(st->netns), "%s", c->env->netns);
 	snprintf(st->bpffs, sizeof(st->bpffs), "%s", c->conf.bpffs);
 	st->xdp = c->conf.xdp;
@@ -177,20 +210,58 @@ static void shared_with(const struct pod_state *all, int n,
 	}
 }
 
+/* st without what another attachment has too: the host veth (its
+ * filters and pod_ifindex entry) and the addresses of another attachment
+ * of the same slot (their pod_ip entries). An ADD that named another
+ * pod's netns and interface must not take them away on its DEL. */
+static void unshared(const struct pod_state *all, int n,
+		     const struct pod_state *st, struct pod_state *mine)
+{
+	int i, j, k, kept = 0;
+
+	*mine = *st;
+	for (i = 0; i < n; i++) {
+		if (!strcmp(all[i].container_id, st->container_id) &&
+		    !strcmp(all[i].ifname, st->ifname))
+			continue;
+		if (all[i].host_ifindex == st->host_ifindex &&
+		    !strcmp(all[i].host_ifname, st->host_ifname))
+			mine->host_ifindex = 0;
+	}
+	for (j = 0; j < st->nips; j++) {
+		for (i = 0; i < n; i++) {
+			if (all[i].slot != st->slot ||
+			    (!strcmp(all[i].container_id, st->container_id) &&
+			     !strcmp(all[i].ifname, st->ifname)))
+				continue;
+			for (k = 0; k < all[i].nips &&
+				    !addr_same(&all[i].ips[k], &st->ips[j]); k++)
+				;
+			if (k < all[i].nips)
+				break;
+		}
+		if (i == n)
+			mine->ips[kept++] = st->ips[j];
+	}
+	mine->nips = kept;
+}
+
 /* Undo an attachment in the kernel: programs, then map entries. */
 static int teardown(struct cmd *c, const struct pins *p, struct pod_state *st,
 		    const struct pod_state *all, int n)
 {
 	bool keep_netns, keep_slot;
+	struct pod_state mine;
 	char more[POD_ERR_LEN];
 	int ret = 0, r;
 
-	if (st->attached || st->host_ifindex)
+	unshared(all, n, st, &mine);
+	if (mine.host_ifindex && (st->attached || st->host_ifindex))
 		ret = pod_detach(st, c->err);
 	if (!p)
 		return ret;
 	shared_with(all, n, st, &keep_netns, &keep_slot);
-	r = pod_unregister(p, st, keep_netns, keep_slot, ret ? more : c->err);
+	r = pod_unregister(p, &mine, keep_netns, keep_slot, ret ? more : c->err);
 	return ret ? ret : r;
 }
 
@@ -206,8 +277,7 @@ static int degrade(struct cmd *c, struct pod_state *st, int code,
 	snprintf(st->pending_reason, sizeof(st->pending_reason), "%s", why);
 	log_line(&c->log, LOG_WARN,
 		 "%s container=%s pod=%s ifname=%s: pod not watched yet (failPolicy open): %s",
-		 c->env->command, c->env->container_id, c->pod, c->env->ifname,
-		 why);
+		 c->l_cmd, c->l_cid, c->pod, c->l_ifname, why);
 	return 0;
 }
 
@@ -226,9 +296,7 @@ static int cmd_lock(struct cmd *c, bool *skip)
 	*skip = true;
 	log_line(&c->log, LOG_WARN,
 		 "%s container=%s pod=%s ifname=%s: skipped (failPolicy open): %s",
-		 c->env->command, c->env->container_id ? c->env->container_id : "-",
-		 c->pod[0] ? c->pod : "-", c->env->ifname ? c->env->ifname : "-",
-		 c->err);
+		 c->l_cmd, c->l_cid, c->pod, c->l_ifname, c->err);
 	return -1;
 }
 
@@ -253,24 +321,53 @@ static int cmd_states(struct cmd *c, struct pod_state **all, int *lock,
 
 /* ---- ADD ---- */
 
+/* prevResult is a cross-check only: the pod's addresses are those its
+ * interface has (a forged prevResult must not map another pod's address
+ * to this one). What it lists beyond them is named and ignored. */
+static void add_ips_check(struct cmd *c, const struct pod_state *st,
+			  const struct prev_result *pr)
+{
+	struct link_addr listed[RESULT_IPS_MAX];
+	char list[RESULT_IPS_MAX * 52] = "", a[52];
+	int n = result_pod_ips(pr, st->ifname, listed, RESULT_IPS_MAX), i, j;
+	size_t len = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < st->nips && !addr_same(&listed[i], &st->ips[j]); j++)
+			;
+		if (j < st->nips)
+			continue;
+		addr_format(&listed[i], a, sizeof(a));
+		len += snprintf(list + len, sizeof(list) - len, "%s%s",
+				len ? "," : "", a);
+	}
+	if (len)
+		log_line(&c->log, LOG_WARN,
+			 "ADD container=%s pod=%s ifname=%s: prevResult lists %s, not on %s in the pod's netns: ignored",
+			 c->l_cid, c->pod, c->l_ifname, list, c->l_ifname);
+}
+
 static int add_lookup(struct cmd *c, struct pod_state *st,
 		      const struct prev_result *pr)
 {
-	int r;
+	int fd, r;
 
-	st->netns_ino = pod_netns_ino(st->netns, c->err);
-	if (!st->netns_ino)
+	/* Refused whatever the fail policy: a pod in the host's netns would
+	 * be every host process, named as the caller chose. */
+	fd = pod_netns_open(st->netns, &st->netns_ino, c->err);
+	if (fd < 0)
 		return cni_fail(c->e, CNI_ERR_ENV, "CNI_NETNS: %s", c->err);
-	st->nips = result_pod_ips(pr, st->ifname, st->ips, STATE_IPS_MAX);
-	if (pod_host_link(st, c->err))
+	r = pod_host_link_fd(st, fd, c->err);
+	close(fd);
+	if (r)
 		return degrade(c, st, PS_ERR_LINK, c->err);
-	/* prevResult is a cross-check only: some main plugins name the host
-	 * side wrongly or not at all. */
+	add_ips_check(c, st, pr);
+	/* Some main plugins name the host side wrongly or not at all. */
 	r = result_has_host_iface(pr, st->host_ifname);
 	if (r == 0)
 		log_line(&c->log, LOG_WARN,
 			 "ADD container=%s: prevResult does not list host veth %s; using the netlink peer",
-			 st->container_id, st->host_ifname);
+			 c->l_cid, st->host_ifname);
 	return 0;
 }
 
@@ -281,12 +378,14 @@ static void add_replace(struct cmd *c, const struct pins *p,
 			const struct pod_state *all, int n)
 {
 	bool keep_netns, keep_slot;
+	struct pod_state mine;
 
-	if (old->host_ifindex && old->host_ifindex != st->host_ifindex)
+	unshared(all, n, old, &mine);
+	if (mine.host_ifindex && old->host_ifindex != st->host_ifindex)
 		pod_detach(old, c->err);
 	shared_with(all, n, old, &keep_netns, &keep_slot);
 	keep_netns |= old->netns_ino == st->netns_ino;
-	pod_unregister(p, old, keep_netns, true, c->err);
+	pod_unregister(p, &mine, keep_netns, true, c->err);
 }
 
 /* The state file of an ADD. When it cannot be written, fail-closed fails
@@ -303,8 +402,26 @@ static int add_state_write(struct cmd *c, struct pod_state *st)
 	st->pending = true;
 	log_line(&c->log, LOG_WARN,
 		 "ADD container=%s pod=%s ifname=%s: pod not watched (failPolicy open): %s",
-		 st->container_id, c->pod, st->ifname, why);
+		 c->l_cid, c->pod, c->l_ifname, why);
 	return 0;
+}
+
+/* Addresses of the pod that pod_ip maps to another live pod. */
+static void add_held_log(struct cmd *c, const struct pod_state *st)
+{
+	char list[STATE_IPS_MAX * 52] = "", a[52];
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < st->nips_held; i++) {
+		addr_format(&st->ips_held[i], a, sizeof(a));
+		len += snprintf(list + len, sizeof(list) - len, "%s%s",
+				len ? "," : "", a);
+	}
+	if (len)
+		log_line(&c->log, LOG_WARN,
+			 "ADD container=%s pod=%s ifname=%s: pod_ip maps %s to another live pod: its entry is kept, not this pod's",
+			 c->l_cid, c->pod, c->l_ifname, list);
 }
 
 static int add_kernel(struct cmd *c, struct pod_state *st,
@@ -333,6 +450,7 @@ static int add_kernel(struct cmd *c, struct pod_state *st,
 		return degrade(c, st, PS_ERR_ATTACH, c->err) ?:
 		       add_state_write(c, st);
 	}
+	add_held_log(c, st);
 	ret = add_state_write(c, st);
 	if (ret || st->pending)
 		/* Without its state DEL could not undo the attachment. */
@@ -348,7 +466,7 @@ static int cmd_add(struct cmd *c)
 	int lock, n, ret;
 	bool skip;
 
-	if (env_check(c, true))
+	if (env_check(c, true, true))
 		return -1;
 	if (!c->conf.prev_result)
 		return cni_fail(c->e, CNI_ERR_CONFIG,
@@ -385,14 +503,15 @@ static int remove_one(struct cmd *c, const struct pins *p, struct pod_state *st,
 		      const struct pod_state *all, int n)
 {
 	int ret = teardown(c, p, st, all, n);
-	char why[POD_ERR_LEN];
+	char why[POD_ERR_LEN], cid[320];
 
 	if (ret && c->conf.fail_policy == FAIL_CLOSED)
 		return cni_fail(c->e, PS_ERR_ATTACH, "%s", c->err);
 	if (ret)
 		log_line(&c->log, LOG_WARN,
 			 "%s container=%s ifname=%s: %s (failPolicy open: state removed)",
-			 c->env->command, st->container_id, st->ifname, c->err);
+			 c->l_cmd, log_val(cid, sizeof(cid), st->container_id),
+			 st->ifname, c->err);
 	if (state_remove(c->conf.state_dir, st->container_id, st->ifname, why))
 		return cni_fail(c->e, CNI_ERR_IO, "%s", why);
 	return 0;
@@ -416,7 +535,7 @@ static int cmd_del(struct cmd *c)
 	int lock, n, i, ret = 0;
 	bool skip;
 
-	if (env_check(c, false))
+	if (env_check(c, false, false))
 		return -1;
 	n = cmd_states(c, &all, &lock, &skip);
 	if (n < 0)
@@ -514,7 +633,7 @@ static int cmd_check(struct cmd *c)
 	int lock, ret;
 	bool skip;
 
-	if (env_check(c, true) || version_at_least(c, "0.4.0"))
+	if (env_check(c, true, false) || version_at_least(c, "0.4.0"))
 		return -1;
 	if (!c->conf.prev_result)
 		return cni_fail(c->e, CNI_ERR_CONFIG,
@@ -566,11 +685,15 @@ static int cmd_version(const char *in, size_t len, FILE *out,
 {
 	json_object *o, *cfg = NULL, *v, *arr;
 	const char *ver = CNI_VERSION_LATEST;
+	char why[JSON_WHY_LEN];
 	int i;
 
 	if (len) {
-		cfg = json_tokener_parse(in);
-		if (!cfg || !json_object_is_type(cfg, json_type_object)) {
+		cfg = json_parse_exact(in, len, why);
+		if (!cfg)
+			return cni_fail(e, CNI_ERR_DECODE, "VERSION: stdin: %s",
+					why);
+		if (!json_object_is_type(cfg, json_type_object)) {
 			json_object_put(cfg);
 			return cni_fail(e, CNI_ERR_DECODE,
 					"VERSION: stdin is not a JSON object");
@@ -595,6 +718,7 @@ static int cmd_version(const char *in, size_t len, FILE *out,
 static int cmd_dispatch(struct cmd *c)
 {
 	const char *cmd = c->env->command;
+	char q[CNI_ESC_LEN];
 
 	if (!strcmp(cmd, "ADD"))
 		return cmd_add(c);
@@ -607,7 +731,7 @@ static int cmd_dispatch(struct cmd *c)
 	if (!strcmp(cmd, "GC"))
 		return cmd_gc(c);
 	return cni_fail(c->e, CNI_ERR_ENV, "CNI_COMMAND \"%s\" is not known",
-			cmd);
+			cni_esc(q, cmd, strlen(cmd)));
 }
 
 /* libbpf's messages (kernel extended ACKs among them) go to the log at
@@ -640,20 +764,15 @@ static double ms_since(const struct timespec *t0)
 
 static void cmd_log(struct cmd *c, int ret, const struct timespec *t0)
 {
-	const struct cni_env *env = c->env;
-
 	if (!ret)
 		log_line(&c->log, LOG_INFO,
 			 "%s container=%s pod=%s ifname=%s result=ok duration=%.3fms",
-			 env->command, env->container_id ? env->container_id : "-",
-			 c->pod[0] ? c->pod : "-", env->ifname ? env->ifname : "-",
-			 ms_since(t0));
+			 c->l_cmd, c->l_cid, c->pod, c->l_ifname, ms_since(t0));
 	else
 		log_line(&c->log, LOG_ERROR,
 			 "%s container=%s pod=%s ifname=%s result=error code=%d msg=\"%s\"%s%s duration=%.3fms",
-			 env->command, env->container_id ? env->container_id : "-",
-			 c->pod[0] ? c->pod : "-", env->ifname ? env->ifname : "-",
-			 c->e->code, c->e->msg, c->e->details[0] ? " details=" : "",
+			 c->l_cmd, c->l_cid, c->pod, c->l_ifname, c->e->code,
+			 c->e->msg, c->e->details[0] ? " details=" : "",
 			 c->e->details, ms_since(t0));
 }
 
@@ -665,6 +784,7 @@ int cni_main(const struct cni_env *env, const char *in, size_t len, FILE *out)
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cmd_log_values(&c);
 	log_open(&c.log, NULL, LOG_INFO);
 	libbpf_log = &c.log;
 	libbpf_set_print(libbpf_print);

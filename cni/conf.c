@@ -5,6 +5,8 @@
 
 #include "podsentry.h"
 #include "cni/conf.h"
+#include "cni/shared/jsonparse.h"
+#include "cni/shared/text.h"
 
 const char *const cni_versions[] = {
 	"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL,
@@ -52,13 +54,26 @@ static int conf_key(struct cni_conf *c, const char *key, json_type type,
 				"network config: \"%s\" must be %s, not %s",
 				key, names[type],
 				names[json_object_get_type(v)]);
+	/* "\u0000" would cut the string short without a word */
+	if (type == json_type_string && !json_text(v))
+		return cni_fail(e, CNI_ERR_CONFIG,
+				"network config: \"%s\" contains a NUL byte (\\u0000)",
+				key);
 	*out = v;
 	return 0;
+}
+
+/* A string value quoted in a message. */
+static const char *conf_esc(char buf[CNI_ESC_LEN], json_object *v)
+{
+	return cni_esc(buf, json_object_get_string(v),
+		       (size_t)json_object_get_string_len(v));
 }
 
 static int conf_path(struct cni_conf *c, const char *key, char *dst,
 		     size_t len, struct cni_err *e)
 {
+	char q[CNI_ESC_LEN];
 	json_object *v;
 	const char *s;
 	int r = conf_key(c, key, json_type_string, &v, e);
@@ -69,7 +84,7 @@ static int conf_path(struct cni_conf *c, const char *key, char *dst,
 	if (s[0] != '/' || strlen(s) >= len)
 		return cni_fail(e, CNI_ERR_CONFIG,
 				"network config: \"%s\" must be an absolute path, not \"%s\"",
-				key, s);
+				key, conf_esc(q, v));
 	snprintf(dst, len, "%s", s);
 	return 0;
 }
@@ -91,6 +106,7 @@ static int conf_log_level(struct cni_conf *c, struct cni_err *e)
 		[LOG_ERROR] = "error", [LOG_WARN] = "warn",
 		[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
 	};
+	char q[CNI_ESC_LEN];
 	json_object *v;
 	const char *s;
 	unsigned int i;
@@ -108,11 +124,12 @@ static int conf_log_level(struct cni_conf *c, struct cni_err *e)
 	}
 	return cni_fail(e, CNI_ERR_CONFIG,
 			"network config: \"logLevel\" must be error, warn, info or debug, not \"%s\"",
-			s);
+			conf_esc(q, v));
 }
 
 static int conf_fail_policy(struct cni_conf *c, struct cni_err *e)
 {
+	char q[CNI_ESC_LEN];
 	json_object *v;
 	const char *s;
 	int r = conf_key(c, "failPolicy", json_type_string, &v, e);
@@ -126,12 +143,13 @@ static int conf_fail_policy(struct cni_conf *c, struct cni_err *e)
 	else if (strcmp(s, "open"))
 		return cni_fail(e, CNI_ERR_CONFIG,
 				"network config: \"failPolicy\" must be \"open\" or \"closed\", not \"%s\"",
-				s);
+				conf_esc(q, v));
 	return 0;
 }
 
 static int conf_cni_keys(struct cni_conf *c, struct cni_err *e)
 {
+	char q[CNI_ESC_LEN];
 	json_object *v;
 	int r;
 
@@ -144,7 +162,7 @@ static int conf_cni_keys(struct cni_conf *c, struct cni_err *e)
 	c->cni_version = json_object_get_string(v);
 	if (!cni_version_supported(c->cni_version)) {
 		cni_fail(e, CNI_ERR_VERSION,
-			 "incompatible CNI version %s", c->cni_version);
+			 "incompatible CNI version %s", conf_esc(q, v));
 		cni_details(e, "podsentry-cni supports 0.3.0, 0.3.1, 0.4.0, 1.0.0 and 1.1.0");
 		return -1;
 	}
@@ -163,20 +181,10 @@ static int conf_cni_keys(struct cni_conf *c, struct cni_err *e)
 	return 0;
 }
 
-static const char *conf_json_error(enum json_tokener_error jerr)
-{
-	if (jerr == json_tokener_success)
-		return "trailing data after the object";
-	if (jerr == json_tokener_continue)
-		return "unexpected end of input";
-	return json_tokener_error_desc(jerr);
-}
-
 int conf_parse(const char *buf, size_t len, struct cni_conf *c,
 	       struct cni_err *e)
 {
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
+	char why[JSON_WHY_LEN];
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->bpffs, sizeof(c->bpffs), "%s", PS_BPFFS_DEFAULT);
@@ -186,29 +194,11 @@ int conf_parse(const char *buf, size_t len, struct cni_conf *c,
 	if (!len)
 		return cni_fail(e, CNI_ERR_DECODE,
 				"network config: stdin is empty");
-	tok = json_tokener_new();
-	if (!tok)
-		return cni_fail(e, CNI_ERR_IO, "network config: out of memory");
-	c->root = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (!c->root || jerr != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
-		/* A valid document followed by more than whitespace is junk too. */
-		size_t end = json_tokener_get_parse_end(tok);
-
-		while (c->root && jerr == json_tokener_success && end < len &&
-		       strchr(" \t\r\n", buf[end]))
-			end++;
-		if (!c->root || jerr != json_tokener_success || end != len) {
-			cni_fail(e, CNI_ERR_DECODE,
-				 "network config: invalid JSON at byte %zu: %s",
-				 end, conf_json_error(jerr));
-			json_tokener_free(tok);
-			conf_free(c);
-			return -1;
-		}
-	}
-	json_tokener_free(tok);
+	/* A valid document followed by more than whitespace (a NUL, a
+	 * second document) is junk too. */
+	c->root = json_parse_exact(buf, len, why);
+	if (!c->root)
+		return cni_fail(e, CNI_ERR_DECODE, "network config: %s", why);
 	if (!json_object_is_type(c->root, json_type_object)) {
 		cni_fail(e, CNI_ERR_DECODE,
 			 "network config: not a JSON object");

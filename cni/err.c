@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cni/err.h"
+#include "cni/shared/text.h"
 
 int cni_fail(struct cni_err *e, int code, const char *fmt, ...)
 {
@@ -23,6 +25,14 @@ void cni_details(struct cni_err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->details, sizeof(e->details), fmt, ap);
 	va_end(ap);
+}
+
+const char *cni_esc(char buf[CNI_ESC_LEN], const char *s, size_t n)
+{
+	if (text_escape(buf, CNI_ESC_LEN - 3, s, n, TEXT_ESC_QUOTE) >=
+	    CNI_ESC_LEN - 3)
+		strcat(buf, "...");
+	return buf;
 }
 
 json_object *cni_err_json(const struct cni_err *e, const char *cni_version)

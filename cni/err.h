@@ -41,6 +41,11 @@ int cni_fail(struct cni_err *e, int code, const char *fmt, ...)
 /* Add details (the underlying cause) to a recorded error. */
 void cni_details(struct cni_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Input quoted in a message: s[0..n) with control bytes, invalid UTF-8,
+ * '"' and '\\' escaped (text_escape), cut to fit CNI_ESC_LEN with "...".
+ * Returns buf. */
+#define CNI_ESC_LEN 96
+const char *cni_esc(char buf[CNI_ESC_LEN], const char *s, size_t n);
 /* {"cniVersion", "code", "msg", "details"}; the caller puts it. */
 json_object *cni_err_json(const struct cni_err *e, const char *cni_version);
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include "cni/result.h"
+#include "cni/shared/jsonparse.h"
 
 static int result_ifaces(json_object *prev, struct prev_result *r,
 			 struct cni_err *e)
@@ -22,16 +23,16 @@ static int result_ifaces(json_object *prev, struct prev_result *r,
 		it = json_object_array_get_idx(arr, i);
 		if (!json_object_is_type(it, json_type_object) ||
 		    !json_object_object_get_ex(it, "name", &v) ||
-		    !json_object_is_type(v, json_type_string))
+		    !json_text(v))
 			return cni_fail(e, CNI_ERR_CONFIG,
 					"prevResult: interfaces[%zu] has no string \"name\"",
 					i);
 		snprintf(r->ifaces[i].name, sizeof(r->ifaces[i].name), "%s",
 			 json_object_get_string(v));
 		if (json_object_object_get_ex(it, "sandbox", &v)) {
-			if (!json_object_is_type(v, json_type_string))
+			if (!json_text(v))
 				return cni_fail(e, CNI_ERR_CONFIG,
-						"prevResult: interfaces[%zu].sandbox must be a string",
+						"prevResult: interfaces[%zu].sandbox must be a string without NUL",
 						i);
 			snprintf(r->ifaces[i].sandbox,
 				 sizeof(r->ifaces[i].sandbox), "%s",
@@ -47,6 +48,7 @@ static int result_ip(json_object *it, size_t i, struct prev_result *r,
 		     struct cni_err *e)
 {
 	struct result_ip *ip = &r->ips[r->nips];
+	char q[CNI_ESC_LEN];
 	json_object *v;
 	const char *ver;
 	int idx;
@@ -56,10 +58,11 @@ static int result_ip(json_object *it, size_t i, struct prev_result *r,
 	    !json_object_is_type(v, json_type_string))
 		return cni_fail(e, CNI_ERR_CONFIG,
 				"prevResult: ips[%zu] has no string \"address\"", i);
-	if (addr_parse(json_object_get_string(v), &ip->addr))
+	if (!json_text(v) || addr_parse(json_object_get_string(v), &ip->addr))
 		return cni_fail(e, CNI_ERR_CONFIG,
 				"prevResult: ips[%zu].address \"%s\" is not an IP/prefix",
-				i, json_object_get_string(v));
+				i, cni_esc(q, json_object_get_string(v),
+					   json_object_get_string_len(v)));
 	if (json_object_object_get_ex(it, "version", &v)) {
 		ver = json_object_get_string(v);
 		if (!json_object_is_type(v, json_type_string) ||

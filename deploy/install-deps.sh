@@ -3,10 +3,10 @@
 # Install the Debian packages podsentry needs to build, test and run the
 # demo. Silent and fast when everything is present.
 set -e
-PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev
-libjson-c-dev libcap-ng-dev libseccomp-dev pkg-config make gcc iproute2 jq python3 procps psmisc
-containernetworking-plugins nftables podman runc busybox-static bpftrace iperf3
-python3-yaml systemd"
+PKGS="clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
+libmnl-dev libjson-c-dev libcap-ng-dev libseccomp-dev pkg-config make gcc iproute2 jq
+python3 procps psmisc containernetworking-plugins nftables podman runc busybox-static
+bpftrace iperf3 python3-yaml systemd"
 
 missing=
 for p in $PKGS; do

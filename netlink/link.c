@@ -178,30 +178,51 @@ int link_addrs(struct nl *nl, int ifindex, struct link_addr *out, int max)
 	return w.n;
 }
 
-int link_in_netns(const char *netns_path, const char *ifname,
-		  struct link_info *inside, struct link_addr *addrs, int max,
-		  int *naddrs, char *err)
+static int link_in(struct nl *nl, const char *name, const char *ifname,
+		   struct link_info *inside, struct link_addr *addrs, int max,
+		   int *naddrs, char *err)
 {
-	struct nl nl;
-	int ret;
+	int ret = link_by_name(nl, ifname, inside);
 
-	ret = nl_open_netns(&nl, netns_path);
-	if (ret) {
-		snprintf(err, NL_ERR_LEN, "%s", nl.err);
-		return ret;
-	}
-	ret = link_by_name(&nl, ifname, inside);
 	if (!ret && addrs) {
-		ret = link_addrs(&nl, inside->ifindex, addrs, max);
+		ret = link_addrs(nl, inside->ifindex, addrs, max);
 		if (ret >= 0) {
 			*naddrs = ret;
 			ret = 0;
 		}
 	}
 	if (ret) {
-		snprintf(err, NL_ERR_LEN, "%s", nl.err);
-		nl_err_wrap(err, "netns %s", netns_path);
+		snprintf(err, NL_ERR_LEN, "%s", nl->err);
+		nl_err_wrap(err, "netns %s", name);
 	}
-	nl_close(&nl);
+	nl_close(nl);
 	return ret;
+}
+
+int link_in_netns(const char *netns_path, const char *ifname,
+		  struct link_info *inside, struct link_addr *addrs, int max,
+		  int *naddrs, char *err)
+{
+	struct nl nl;
+	int ret = nl_open_netns(&nl, netns_path);
+
+	if (ret) {
+		snprintf(err, NL_ERR_LEN, "%s", nl.err);
+		return ret;
+	}
+	return link_in(&nl, netns_path, ifname, inside, addrs, max, naddrs, err);
+}
+
+int link_in_netns_fd(int netns_fd, const char *name, const char *ifname,
+		     struct link_info *inside, struct link_addr *addrs, int max,
+		     int *naddrs, char *err)
+{
+	struct nl nl;
+	int ret = nl_open_netns_fd(&nl, netns_fd, name);
+
+	if (ret) {
+		snprintf(err, NL_ERR_LEN, "%s", nl.err);
+		return ret;
+	}
+	return link_in(&nl, name, ifname, inside, addrs, max, naddrs, err);
 }

@@ -44,5 +44,10 @@ int link_addrs(struct nl *nl, int ifindex, struct link_addr *out, int max);
 int link_in_netns(const char *netns_path, const char *ifname,
 		  struct link_info *inside, struct link_addr *addrs, int max,
 		  int *naddrs, char *err);
+/* The same in the netns of an open fd (name for messages): what was
+ * checked is what is read. */
+int link_in_netns_fd(int netns_fd, const char *name, const char *ifname,
+		     struct link_info *inside, struct link_addr *addrs, int max,
+		     int *naddrs, char *err);
 
 #endif

@@ -48,9 +48,9 @@ int nl_open(struct nl *nl)
 	return 0;
 }
 
-int nl_open_netns(struct nl *nl, const char *netns_path)
+int nl_open_netns_fd(struct nl *nl, int netns_fd, const char *name)
 {
-	int self, target, err;
+	int self, err;
 	char msg[NL_ERR_LEN];
 
 	memset(nl, 0, sizeof(*nl));
@@ -58,30 +58,36 @@ int nl_open_netns(struct nl *nl, const char *netns_path)
 	if (self < 0)
 		return nl_fail(nl, -errno, "open %s: %s",
 			       "/proc/thread-self/ns/net");
-	target = open(netns_path, O_RDONLY | O_CLOEXEC);
-	if (target < 0) {
-		err = nl_fail(nl, -errno, "open netns %s: %s", netns_path);
-		close(self);
-		return err;
-	}
-	if (setns(target, CLONE_NEWNET)) {
-		err = nl_fail(nl, -errno, "enter netns %s: %s", netns_path);
+	if (setns(netns_fd, CLONE_NEWNET)) {
+		err = nl_fail(nl, -errno, "enter netns %s: %s", name);
 		goto out;
 	}
 	err = nl_open(nl);
 	if (setns(self, CLONE_NEWNET)) {
 		/* Carrying on in the pod's namespace would act on the wrong
 		 * links: there is no safe way forward. */
-		snprintf(msg, sizeof(msg), "return from netns %s: %s",
-			 netns_path, strerror(errno));
+		snprintf(msg, sizeof(msg), "return from netns %s: %s", name,
+			 strerror(errno));
 		fprintf(stderr, "%s\n", msg);
 		abort();
 	}
 	if (err)
-		nl_err_wrap(nl->err, "in netns %s", netns_path);
+		nl_err_wrap(nl->err, "in netns %s", name);
 out:
-	close(target);
 	close(self);
+	return err;
+}
+
+int nl_open_netns(struct nl *nl, const char *netns_path)
+{
+	int target, err;
+
+	memset(nl, 0, sizeof(*nl));
+	target = open(netns_path, O_RDONLY | O_CLOEXEC);
+	if (target < 0)
+		return nl_fail(nl, -errno, "open netns %s: %s", netns_path);
+	err = nl_open_netns_fd(nl, target, netns_path);
+	close(target);
 	return err;
 }
 

@@ -26,6 +26,8 @@ int nl_open(struct nl *nl);
  * that namespace only while it creates the socket and returns to its own
  * before this returns, also on failure. */
 int nl_open_netns(struct nl *nl, const char *netns_path);
+/* The same in the network namespace of an open fd (name for messages). */
+int nl_open_netns_fd(struct nl *nl, int netns_fd, const char *name);
 void nl_close(struct nl *nl);
 
 /* Prefix err (NL_ERR_LEN bytes) with a printf-style context and ": ". */

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The one test runner: C test binaries (unit, BPF, sanitizer builds) and
-# shell tests (integration, CNI chain, end to end). Every test gets its own
+# shell tests (integration, CNI chain, end to end, fuzz smoke runs). Every test gets its own
 # netns/link name prefix, bpffs folder and temp folder, cleaned before and
 # after it. Each test prints "ok NAME", "not ok NAME: why" or
 # "skip NAME: why" per subtest. With CI=true a skip counts as a failure.
@@ -28,7 +28,7 @@ tests=()
 for f in "$BUILD"/tests/unit/* "$BUILD"/tests/bpf/* "$BUILD"/san/tests/unit/*; do
 	[ -x "$f" ] && tests+=("$f")
 done
-for f in tests/integration/*.sh tests/cni/*.sh tests/e2e/*.sh; do
+for f in tests/integration/*.sh tests/cni/*.sh tests/e2e/*.sh tests/fuzz/*.sh; do
 	case "$f" in */lib-*.sh) continue ;; esac
 	[ -f "$f" ] && tests+=("$f")
 done

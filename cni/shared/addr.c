@@ -41,3 +41,9 @@ void addr_format(const struct link_addr *a, char *buf, size_t len)
 	inet_ntop(a->family, a->addr, ip, sizeof(ip));
 	snprintf(buf, len, "%s/%u", ip, a->prefixlen);
 }
+
+bool addr_same(const struct link_addr *a, const struct link_addr *b)
+{
+	return a->family == b->family &&
+	       !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+}

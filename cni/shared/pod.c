@@ -3,7 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -11,34 +18,153 @@
 #include "cni/shared/util.h"
 #include "cni/shared/pod.h"
 #include "cni/shared/addr.h"
+#include "cni/shared/text.h"
 #include "netlink/link.h"
+
+/* A path from the environment in a message: visible, not raw. */
+#define PATH_ESC_LEN 160
+
+static const char *path_esc(char buf[PATH_ESC_LEN], const char *path)
+{
+	if (text_escape(buf, PATH_ESC_LEN - 3, path, strlen(path), 0) >=
+	    PATH_ESC_LEN - 3)
+		strcat(buf, "...");
+	return buf;
+}
 
 __u32 pod_netns_ino(const char *path, char *err)
 {
+	char q[PATH_ESC_LEN];
 	struct stat sb;
 
 	if (stat(path, &sb)) {
-		err_fmt(err, POD_ERR_LEN, "netns %s: %s", path, strerror(errno));
+		err_fmt(err, POD_ERR_LEN, "netns %s: %s", path_esc(q, path),
+			strerror(errno));
 		return 0;
 	}
 	return (__u32)sb.st_ino;
 }
 
-int pod_host_link(struct pod_state *st, char *err)
+static const char *file_kind(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFDIR:
+		return "a folder";
+	case S_IFREG:
+		return "a regular file";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	}
+	return "not a namespace file";
+}
+
+static const char *ns_kind(int type)
+{
+	switch (type) {
+	case CLONE_NEWNS:
+		return "mount";
+	case CLONE_NEWUTS:
+		return "uts";
+	case CLONE_NEWIPC:
+		return "ipc";
+	case CLONE_NEWUSER:
+		return "user";
+	case CLONE_NEWPID:
+		return "pid";
+	case CLONE_NEWCGROUP:
+		return "cgroup";
+	}
+	return "non-network";
+}
+
+/* Is the file at path (the host's netns) the one of sb? */
+static bool same_file(const char *path, const struct stat *sb)
+{
+	struct stat h;
+
+	return !stat(path, &h) && h.st_dev == sb->st_dev &&
+	       h.st_ino == sb->st_ino;
+}
+
+int pod_netns_open(const char *path, __u32 *ino, char *err)
+{
+	char q[PATH_ESC_LEN], self[64];
+	struct statfs fs;
+	struct stat sb;
+	int pfd, fd, type, ret;
+
+	/* O_PATH opens no device and waits on no FIFO; the checks and the
+	 * netns entered later are the same file. */
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &sb) || fstatfs(pfd, &fs)) {
+		ret = -errno;
+		err_fmt(err, POD_ERR_LEN, "netns %s: %s", path_esc(q, path),
+			strerror(-ret));
+		goto fail;
+	}
+	if (fs.f_type != NSFS_MAGIC) {
+		err_fmt(err, POD_ERR_LEN, "netns %s: %s, not a network namespace",
+			path_esc(q, path), file_kind(sb.st_mode));
+		ret = -EINVAL;
+		goto fail;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		err_fmt(err, POD_ERR_LEN, "netns %s: %s", path_esc(q, path),
+			strerror(-ret));
+		goto fail;
+	}
+	close(pfd);
+	pfd = fd;
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET) {
+		err_fmt(err, POD_ERR_LEN, "netns %s: a %s namespace, not a network namespace",
+			path_esc(q, path), ns_kind(type));
+		ret = -EINVAL;
+		goto fail;
+	}
+	/* The plugin runs in the host's netns (so does init): a "pod" there
+	 * would be every host process. */
+	if (same_file("/proc/self/ns/net", &sb) ||
+	    same_file("/proc/1/ns/net", &sb)) {
+		err_fmt(err, POD_ERR_LEN,
+			"netns %s: is the host's network namespace (net:[%lu]), not a pod's",
+			path_esc(q, path), (unsigned long)sb.st_ino);
+		ret = -EPERM;
+		goto fail;
+	}
+	*ino = (__u32)sb.st_ino;
+	return fd;
+fail:
+	if (pfd >= 0)
+		close(pfd);
+	return ret;
+}
+
+static int host_link(struct pod_state *st, int netns_fd, char *err)
 {
 	struct link_info inside, host;
 	struct link_addr addrs[STATE_IPS_MAX];
+	char q[PATH_ESC_LEN];
 	int ret, n = 0;
 	struct nl nl;
 
-	ret = link_in_netns(st->netns, st->ifname, &inside, addrs,
-			    STATE_IPS_MAX, &n, err);
+	ret = link_in_netns_fd(netns_fd, path_esc(q, st->netns), st->ifname,
+			       &inside, addrs, STATE_IPS_MAX, &n, err);
 	if (ret)
 		return ret;
 	if (!inside.link || inside.link == inside.ifindex) {
 		err_fmt(err, POD_ERR_LEN,
 			"link %s in netns %s: has no peer (kind \"%s\"), not a veth",
-			st->ifname, st->netns, inside.kind);
+			st->ifname, path_esc(q, st->netns), inside.kind);
 		return -ENODEV;
 	}
 	ret = nl_open(&nl);
@@ -46,7 +172,7 @@ int pod_host_link(struct pod_state *st, char *err)
 		ret = link_by_index(&nl, inside.link, &host);
 	if (ret) {
 		err_fmt(err, POD_ERR_LEN, "peer of %s in netns %s: %s",
-			st->ifname, st->netns, nl.err);
+			st->ifname, path_esc(q, st->netns), nl.err);
 		nl_close(&nl);
 		return ret;
 	}
@@ -56,17 +182,34 @@ int pod_host_link(struct pod_state *st, char *err)
 	if (host.link != inside.ifindex) {
 		err_fmt(err, POD_ERR_LEN,
 			"peer of %s in netns %s: ifindex %d here is %s, whose peer is ifindex %d, not %d",
-			st->ifname, st->netns, inside.link, host.name, host.link,
-			inside.ifindex);
+			st->ifname, path_esc(q, st->netns), inside.link,
+			host.name, host.link, inside.ifindex);
 		return -ENODEV;
 	}
 	st->host_ifindex = host.ifindex;
 	snprintf(st->host_ifname, sizeof(st->host_ifname), "%s", host.name);
-	if (!st->nips) {
-		memcpy(st->ips, addrs, n * sizeof(addrs[0]));
-		st->nips = n;
-	}
+	/* The pod's addresses are what its interface has, whatever a
+	 * caller's prevResult says. */
+	memcpy(st->ips, addrs, n * sizeof(addrs[0]));
+	st->nips = n;
 	return 0;
+}
+
+int pod_host_link(struct pod_state *st, char *err)
+{
+	__u32 ino;
+	int fd = pod_netns_open(st->netns, &ino, err), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = host_link(st, fd, err);
+	close(fd);
+	return ret;
+}
+
+int pod_host_link_fd(struct pod_state *st, int netns_fd, char *err)
+{
+	return host_link(st, netns_fd, err);
 }
 
 static void ip_key(const struct link_addr *a, struct ps_ip_key *k)
@@ -82,14 +225,53 @@ static int map_fail(char *err, const char *map, const char *what, int ret)
 	return ret;
 }
 
-int pod_register(const struct pins *p, const struct pod_state *st, char *err)
+/* Is slot some pod's in the pods map? */
+static bool slot_live(int pods, __u32 slot)
+{
+	__u32 key, *prev = NULL, next;
+	struct ps_pod pod;
+
+	while (!bpf_map_get_next_key(pods, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(pods, &key, &pod) && pod.slot == slot)
+			return true;
+	}
+	return false;
+}
+
+/* pod_ip[a] = slot unless another live pod's slot holds it: 0 when the
+ * entry is slot's, 1 when it is another's, or a negative errno. An entry
+ * of a slot no pod has any more is stale and taken over. */
+static int ip_claim(const struct pins *p, const struct link_addr *a,
+		    __u32 slot)
+{
+	struct ps_ip_key k;
+	__u32 cur;
+
+	ip_key(a, &k);
+	if (!bpf_map_update_elem(p->pod_ip, &k, &slot, BPF_NOEXIST))
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (bpf_map_lookup_elem(p->pod_ip, &k, &cur))
+		cur = 0; /* gone meanwhile */
+	if (cur == slot)
+		return 0;
+	if (cur && slot_live(p->pods, cur))
+		return 1;
+	if (bpf_map_update_elem(p->pod_ip, &k, &slot, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int pod_register(const struct pins *p, struct pod_state *st, char *err)
 {
 	struct ps_pod pod = { .slot = st->slot, .flags = st->flags };
 	struct ps_pod_iface pi = { .slot = st->slot, .netns_ino = st->netns_ino };
-	__u32 ino = st->netns_ino, ifindex = st->host_ifindex, slot = st->slot;
-	struct ps_ip_key k;
+	__u32 ino = st->netns_ino, ifindex = st->host_ifindex;
 	char what[64];
-	int i;
+	int i, r, kept = 0;
 
 	if (bpf_map_update_elem(p->pods, &ino, &pod, BPF_ANY))
 		return map_fail(err, PS_PIN_PODS, "update", -errno);
@@ -102,13 +284,22 @@ int pod_register(const struct pins *p, const struct pod_state *st, char *err)
 		snprintf(what, sizeof(what), "update ifindex %u", ifindex);
 		return map_fail(err, PS_PIN_POD_IFINDEX_LOW, what, -errno);
 	}
+	st->nips_held = 0;
 	for (i = 0; i < st->nips; i++) {
-		ip_key(&st->ips[i], &k);
-		if (bpf_map_update_elem(p->pod_ip, &k, &slot, BPF_ANY)) {
-			addr_format(&st->ips[i], what, sizeof(what));
-			return map_fail(err, PS_PIN_POD_IP, what, -errno);
+		r = ip_claim(p, &st->ips[i], st->slot);
+		if (r < 0) {
+			st->nips = kept + (st->nips - i);
+			memmove(&st->ips[kept], &st->ips[i],
+				(st->nips - kept) * sizeof(st->ips[0]));
+			addr_format(&st->ips[kept], what, sizeof(what));
+			return map_fail(err, PS_PIN_POD_IP, what, r);
 		}
+		if (r)
+			st->ips_held[st->nips_held++] = st->ips[i];
+		else
+			st->ips[kept++] = st->ips[i];
 	}
+	st->nips = kept;
 	return 0;
 }
 
@@ -319,7 +510,6 @@ static int verify_link(const struct pod_state *st, char *err)
 			st->netns, ino, st->netns_ino);
 		return -ESTALE;
 	}
-	now.nips = 1; /* the addresses are not checked here */
 	ret = pod_host_link(&now, err);
 	if (ret)
 		return ret;

@@ -16,15 +16,26 @@
 
 /* Find the host veth of st->ifname in st->netns (IFLA_LINK inside the
  * netns, then the link of that index here, whose own IFLA_LINK must point
- * back) and store its index and name in st. Also fills the pod IPs from
- * the link when st has none. -ENODEV/-ENOENT when it does not exist. */
+ * back) and store its index and name in st. st->ips becomes the
+ * addresses on st->ifname inside the netns: the pod's own, whatever a
+ * caller says they are. -ENODEV/-ENOENT when it does not exist; the
+ * errors of pod_netns_open when st->netns is no pod's netns. */
 int pod_host_link(struct pod_state *st, char *err);
+/* The same in the netns of netns_fd (from pod_netns_open). */
+int pod_host_link_fd(struct pod_state *st, int netns_fd, char *err);
 /* The inode of the netns at path (0 with err set on failure). */
 __u32 pod_netns_ino(const char *path, char *err);
+/* Open the netns at path for a pod: it must be an nsfs file of a network
+ * namespace, and not the host's (the plugin's own or init's). Returns
+ * the open fd with its inode in *ino, or a negative errno with err
+ * naming path and what it is instead. */
+int pod_netns_open(const char *path, __u32 *ino, char *err);
 
 /* pods[netns] = {slot, flags}, pod_ifindex[host veth] = {slot, netns},
- * pod_ip[ip] = slot, and fresh counters for the slot. */
-int pod_register(const struct pins *p, const struct pod_state *st, char *err);
+ * pod_ip[ip] = slot. An address whose pod_ip entry is another live pod's
+ * (its slot is in pods) is never overwritten: it moves from st->ips to
+ * st->ips_held. */
+int pod_register(const struct pins *p, struct pod_state *st, char *err);
 /* Remove st's entries that still point at st's slot; keep_netns and
  * keep_slot keep the entries another attachment of the same netns or
  * slot still needs. */

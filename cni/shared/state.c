@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include <json-c/json.h>
 
 #include "cni/shared/addr.h"
+#include "cni/shared/jsonparse.h"
 #include "cni/shared/state.h"
+#include "cni/shared/text.h"
 #include "cni/shared/util.h"
 
 #define STATE_SUFFIX ".json"
@@ -59,24 +62,65 @@ int state_path(const char *dir, const char *cid, const char *ifname,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static json_object *state_ips_json(const struct pod_state *st)
+void state_name_set(char *text, size_t text_len, struct state_raw *raw,
+		    const char *bytes)
+{
+	size_t n = strnlen(bytes, sizeof(raw->bytes) - 1);
+
+	memcpy(raw->bytes, bytes, n);
+	raw->bytes[n] = 0;
+	raw->len = (__u16)n;
+	raw->not_text = !text_is_clean(bytes, n);
+	text_display(text, text_len, bytes, n);
+}
+
+static json_object *state_ips_json(const struct link_addr *ips, int n)
 {
 	json_object *a = json_object_new_array();
 	char buf[64];
 	int i;
 
-	for (i = 0; i < st->nips; i++) {
-		addr_format(&st->ips[i], buf, sizeof(buf));
+	for (i = 0; i < n; i++) {
+		addr_format(&ips[i], buf, sizeof(buf));
 		json_object_array_add(a, json_object_new_string(buf));
 	}
 	return a;
+}
+
+/* KEY, and KEYRaw + KEYNotText when the bytes are not text (state.h). */
+static void state_put_str(json_object *o, const char *key, const char *s,
+			  size_t n)
+{
+	char k[64], *buf;
+	size_t len;
+
+	if (text_is_clean(s, n)) {
+		json_object_object_add(o, key, json_object_new_string_len(s, (int)n));
+		return;
+	}
+	len = 3 * n + 1;
+	buf = malloc(len);
+	if (!buf)
+		return;
+	text_display(buf, len, s, n);
+	json_object_object_add(o, key, json_object_new_string(buf));
+	text_pct_encode(buf, len, s, n);
+	snprintf(k, sizeof(k), "%sRaw", key);
+	json_object_object_add(o, k, json_object_new_string(buf));
+	snprintf(k, sizeof(k), "%sNotText", key);
+	json_object_object_add(o, k, json_object_new_boolean(true));
+	free(buf);
 }
 
 static json_object *state_json(const struct pod_state *st)
 {
 	json_object *o = json_object_new_object(), *pod, *att;
 
-#define S(obj, k, v) json_object_object_add(obj, k, json_object_new_string(v))
+#define S(obj, k, v) state_put_str(obj, k, v, strlen(v))
+/* a name whose bytes were never set is its display form */
+#define R(obj, k, f)                                                           \
+	state_put_str(obj, k, st->f##_raw.len ? st->f##_raw.bytes : st->f,     \
+		      st->f##_raw.len ? st->f##_raw.len : strlen(st->f))
 #define I(obj, k, v) json_object_object_add(obj, k, json_object_new_int64(v))
 #define B(obj, k, v) json_object_object_add(obj, k, json_object_new_boolean(v))
 	I(o, "version", STATE_VERSION);
@@ -84,16 +128,19 @@ static json_object *state_json(const struct pod_state *st)
 	S(o, "containerId", st->container_id);
 	S(o, "ifname", st->ifname);
 	pod = json_object_new_object();
-	S(pod, "namespace", st->pod_namespace);
-	S(pod, "name", st->pod_name);
-	S(pod, "uid", st->pod_uid);
-	S(pod, "infraContainerId", st->infra_id);
+	R(pod, "namespace", pod_namespace);
+	R(pod, "name", pod_name);
+	R(pod, "uid", pod_uid);
+	R(pod, "infraContainerId", infra_id);
 	json_object_object_add(o, "pod", pod);
 	S(o, "netns", st->netns);
 	I(o, "netnsIno", st->netns_ino);
 	I(o, "hostIfindex", st->host_ifindex);
 	S(o, "hostIfname", st->host_ifname);
-	json_object_object_add(o, "ips", state_ips_json(st));
+	json_object_object_add(o, "ips", state_ips_json(st->ips, st->nips));
+	if (st->nips_held)
+		json_object_object_add(o, "ipsHeld",
+				       state_ips_json(st->ips_held, st->nips_held));
 	I(o, "slot", st->slot);
 	I(o, "flags", st->flags);
 	B(o, "xdp", st->xdp);
@@ -107,24 +154,37 @@ static json_object *state_json(const struct pod_state *st)
 	S(o, "bpffs", st->bpffs);
 	I(o, "created", st->created);
 #undef S
+#undef R
 #undef I
 #undef B
 	return o;
 }
 
+char *state_format(const struct pod_state *st)
+{
+	json_object *o = state_json(st);
+	char *text;
+
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return text;
+}
+
 int state_write(const char *dir, const struct pod_state *st, char *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
-	json_object *o;
-	const char *text;
+	char *text;
 	size_t len;
 	int fd, ret = 0;
 
 	if (state_path(dir, st->container_id, st->ifname, path, sizeof(path)))
 		return state_fail(err, -ENAMETOOLONG, "state file in", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid());
-	o = state_json(st);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	/* The temporary's name does not grow with the container id: a
+	 * state file whose name fits has a temporary that fits. */
+	snprintf(tmp, sizeof(tmp), "%s/.tmp.%d", dir, getpid());
+	text = state_format(st);
+	if (!text)
+		return state_fail(err, -ENOMEM, "format", path);
 	len = strlen(text);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -144,17 +204,82 @@ int state_write(const char *dir, const struct pod_state *st, char *err)
 		unlink(tmp);
 	}
 out:
-	json_object_put(o);
+	free(text);
 	return ret;
 }
 
-static void state_str(json_object *o, const char *key, char *dst, size_t len)
+/* Reading: where a problem is, for the message. */
+struct state_in {
+	const char *name; /* the file */
+	const char *obj;  /* "" or "pod." */
+	char *err;
+};
+
+static int state_bad(struct state_in *in, const char *key, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+
+static int state_bad(struct state_in *in, const char *key, const char *fmt,
+		     ...)
+{
+	char why[STATE_ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	err_fmt(in->err, STATE_ERR_LEN, "state %s: %s%s: %s", in->name,
+		in->obj, key, why);
+	return -EBADMSG;
+}
+
+/* The bytes of string KEY into dst (len bytes): from KEYRaw when it is
+ * there (state.h). Absent: dst stays as it is. */
+static int state_get_str(struct state_in *in, json_object *o, const char *key,
+			 char *dst, size_t len, size_t *n)
 {
 	json_object *v;
+	char k[64];
+	const char *s;
+	size_t bad, sl;
+	ssize_t r;
 
-	if (json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		snprintf(dst, len, "%s", json_object_get_string(v));
+	snprintf(k, sizeof(k), "%sRaw", key);
+	if (json_object_object_get_ex(o, k, &v)) {
+		s = json_text(v);
+		if (!s)
+			return state_bad(in, k, "not a string without NUL");
+		r = text_pct_decode(dst, len, s, &bad);
+		if (r < 0)
+			return state_bad(in, k, "bad percent-encoding at byte %zu",
+					 bad);
+		*n = (size_t)r;
+		return 0;
+	}
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	s = json_text(v);
+	if (!s)
+		return state_bad(in, key, "not a string without NUL");
+	sl = strlen(s);
+	if (sl >= len)
+		return state_bad(in, key, "%zu bytes, at most %zu", sl, len - 1);
+	memcpy(dst, s, sl + 1);
+	*n = sl;
+	return 0;
+}
+
+static int state_get_name(struct state_in *in, json_object *o, const char *key,
+			  char *text, size_t text_len, struct state_raw *raw)
+{
+	/* no more bytes than the display field is made for */
+	size_t n = 0, max = (text_len - 1) / 3 + 1;
+	int ret = state_get_str(in, o, key, raw->bytes,
+				max < sizeof(raw->bytes) ? max : sizeof(raw->bytes),
+				&n);
+
+	if (!ret)
+		state_name_set(text, text_len, raw, raw->bytes);
+	return ret;
 }
 
 static long long state_int(json_object *o, const char *key)
@@ -175,26 +300,51 @@ static bool state_bool(json_object *o, const char *key)
 	       json_object_get_boolean(v);
 }
 
-static void state_from_json(json_object *o, struct pod_state *st)
+static int state_ips(json_object *o, const char *key, struct link_addr *ips,
+		     int *nips)
 {
-	json_object *pod, *att, *ips;
+	json_object *arr;
+	const char *s;
 	size_t i, n;
 
-#define STR(obj, k, f) state_str(obj, k, st->f, sizeof(st->f))
-	STR(o, "network", network);
-	STR(o, "containerId", container_id);
-	STR(o, "ifname", ifname);
-	if (json_object_object_get_ex(o, "pod", &pod)) {
-		STR(pod, "namespace", pod_namespace);
-		STR(pod, "name", pod_name);
-		STR(pod, "uid", pod_uid);
-		STR(pod, "infraContainerId", infra_id);
+	if (!json_object_object_get_ex(o, key, &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return 0;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n && *nips < STATE_IPS_MAX; i++) {
+		s = json_text(json_object_array_get_idx(arr, i));
+		if (s && !addr_parse(s, &ips[*nips]))
+			(*nips)++;
 	}
-	STR(o, "netns", netns);
-	STR(o, "hostIfname", host_ifname);
-	STR(o, "pendingReason", pending_reason);
-	STR(o, "bpffs", bpffs);
+	return 0;
+}
+
+static int state_from_json(struct state_in *in, json_object *o,
+			   struct pod_state *st)
+{
+	json_object *pod, *att;
+	size_t n;
+
+#define STR(obj, k, f) state_get_str(in, obj, k, st->f, sizeof(st->f), &n)
+#define NAME(obj, k, f) state_get_name(in, obj, k, st->f, sizeof(st->f), \
+				       &st->f##_raw)
+	if (STR(o, "network", network) || STR(o, "containerId", container_id) ||
+	    STR(o, "ifname", ifname))
+		return -EBADMSG;
+	if (json_object_object_get_ex(o, "pod", &pod) &&
+	    json_object_is_type(pod, json_type_object)) {
+		in->obj = "pod.";
+		if (NAME(pod, "namespace", pod_namespace) ||
+		    NAME(pod, "name", pod_name) || NAME(pod, "uid", pod_uid) ||
+		    NAME(pod, "infraContainerId", infra_id))
+			return -EBADMSG;
+		in->obj = "";
+	}
+	if (STR(o, "netns", netns) || STR(o, "hostIfname", host_ifname) ||
+	    STR(o, "pendingReason", pending_reason) || STR(o, "bpffs", bpffs))
+		return -EBADMSG;
 #undef STR
+#undef NAME
 	st->netns_ino = (__u32)state_int(o, "netnsIno");
 	st->host_ifindex = (int)state_int(o, "hostIfindex");
 	st->slot = (__u32)state_int(o, "slot");
@@ -207,35 +357,67 @@ static void state_from_json(json_object *o, struct pod_state *st)
 		st->attached |= state_bool(att, "tcEgress") ? ATTACHED_TC_EGRESS : 0;
 		st->attached |= state_bool(att, "xdp") ? ATTACHED_XDP : 0;
 	}
-	if (json_object_object_get_ex(o, "ips", &ips) &&
-	    json_object_is_type(ips, json_type_array)) {
-		n = json_object_array_length(ips);
-		for (i = 0; i < n && st->nips < STATE_IPS_MAX; i++)
-			if (!addr_parse(json_object_get_string(
-					json_object_array_get_idx(ips, i)),
-					&st->ips[st->nips]))
-				st->nips++;
-	}
+	state_ips(o, "ips", st->ips, &st->nips);
+	state_ips(o, "ipsHeld", st->ips_held, &st->nips_held);
+	return 0;
 }
+
+int state_parse(const char *buf, size_t len, const char *name,
+		struct pod_state *st, char *err)
+{
+	struct state_in in = { .name = name, .obj = "", .err = err };
+	char why[JSON_WHY_LEN];
+	json_object *o;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	o = json_parse_exact(buf, len, why);
+	if (!o) {
+		err_fmt(err, STATE_ERR_LEN, "parse %s: %s", name, why);
+		return -EBADMSG;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		err_fmt(err, STATE_ERR_LEN, "parse %s: not a JSON object", name);
+		return -EBADMSG;
+	}
+	ret = state_from_json(&in, o, st);
+	json_object_put(o);
+	if (!ret && (!st->container_id[0] || !st->ifname[0] || !st->slot))
+		ret = state_fail(err, -EBADMSG, "incomplete state", name);
+	return ret;
+}
+
+/* A state file is a few kB; anything much larger is not one. */
+#define STATE_FILE_MAX (1U << 20)
 
 int state_load(const char *path, struct pod_state *st, char *err)
 {
-	json_object *o;
-	int ret = 0;
+	char *buf;
+	ssize_t n;
+	size_t len = 0;
+	int fd, ret;
 
 	memset(st, 0, sizeof(*st));
-	if (access(path, F_OK))
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return state_fail(err, -errno, "state", path);
-	o = json_object_from_file(path);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		ret = state_fail(err, -EBADMSG, "parse", path);
-		goto out;
+	buf = malloc(STATE_FILE_MAX + 1);
+	if (!buf) {
+		close(fd);
+		return state_fail(err, -ENOMEM, "read", path);
 	}
-	state_from_json(o, st);
-	if (!st->container_id[0] || !st->ifname[0] || !st->slot)
-		ret = state_fail(err, -EBADMSG, "incomplete state", path);
-out:
-	json_object_put(o);
+	while ((n = read(fd, buf + len, STATE_FILE_MAX + 1 - len)) > 0 &&
+	       len + n <= STATE_FILE_MAX)
+		len += n;
+	if (n < 0)
+		ret = state_fail(err, -errno, "read", path);
+	else if (n > 0)
+		ret = state_fail(err, -EFBIG, "read", path);
+	else
+		ret = state_parse(buf, len, path, st, err);
+	free(buf);
+	close(fd);
 	return ret;
 }
 

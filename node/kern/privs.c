@@ -20,6 +20,17 @@
  * netlink, mounts, /proc scans) is done by then and is not on the list.
  * Names this architecture does not have are skipped.
  */
+
+/* A rule's argument test, every field set (the SCMP_An macros leave
+ * datum_b to C's zeroing, which clang's -Wextra flags). */
+static struct scmp_arg_cmp arg_cmp(unsigned int arg, enum scmp_compare op,
+				   scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+
+	return c;
+}
+
 static const char *const allowed[] = {
 	/* files: outputs, pod logs, state files, /proc/PID/fd links */
 	"read", "readv", "pread64", "preadv", "write", "writev", "pwrite64",
@@ -94,7 +105,7 @@ static int rules_lsan(scmp_filter_ctx ctx)
 	for (i = 0; !err && i < sizeof(calls) / sizeof(calls[0]); i++)
 		err = rule(ctx, SCMP_ACT_ALLOW, calls[i], 0, NULL);
 	for (i = 0; !err && i < sizeof(prctls) / sizeof(prctls[0]); i++) {
-		a = SCMP_A0(SCMP_CMP_EQ, prctls[i]);
+		a = arg_cmp(0, SCMP_CMP_EQ, prctls[i], 0);
 		err = rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &a);
 	}
 	return err;
@@ -118,20 +129,20 @@ static int rules_narrow(scmp_filter_ctx ctx)
 	int err = 0;
 
 	for (i = 0; !err && i < sizeof(families) / sizeof(families[0]); i++) {
-		a = SCMP_A0(SCMP_CMP_EQ, families[i]);
+		a = arg_cmp(0, SCMP_CMP_EQ, families[i], 0);
 		err = rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &a);
 	}
 	for (i = 0; !err && i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
-		a = SCMP_A1(SCMP_CMP_EQ, ioctls[i]);
+		a = arg_cmp(1, SCMP_CMP_EQ, ioctls[i], 0);
 		err = rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &a);
 	}
 	for (i = 0; !err && i < sizeof(prctls) / sizeof(prctls[0]); i++) {
-		a = SCMP_A0(SCMP_CMP_EQ, prctls[i]);
+		a = arg_cmp(0, SCMP_CMP_EQ, prctls[i], 0);
 		err = rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &a);
 	}
 	/* threads, not namespaces: without capabilities a new user
 	 * namespace would hand them all back inside it */
-	a = SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0);
+	a = arg_cmp(0, SCMP_CMP_MASKED_EQ, ns, 0);
 	if (!err)
 		err = rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &a);
 	/* clone3's flags are in memory, out of a filter's reach: ENOSYS

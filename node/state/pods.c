@@ -16,6 +16,7 @@
 #include "cni/shared/attach.h"
 #include "cni/shared/pod.h"
 #include "cni/shared/state.h"
+#include "cni/shared/text.h"
 #include "node/state/pods.h"
 
 /* A hit re-checks the folder at most this often, so names of pods whose
@@ -59,12 +60,29 @@ static int info_cmp(const void *a, const void *b)
 	return x->netns_ino < y->netns_ino ? -1 : x->netns_ino > y->netns_ino;
 }
 
+/* The exact bytes a runtime gave (records escape and flag what is not
+ * text, so it can be read back), else the text form. */
+static void name_copy(char *dst, size_t size, const char *text,
+		      const struct state_raw *raw)
+{
+	if (raw->not_text && raw->len) {
+		size_t n = raw->len < size - 1 ? raw->len : size - 1;
+
+		memcpy(dst, raw->bytes, n);
+		dst[n] = 0;
+		return;
+	}
+	/* cut at a character boundary where it is longer */
+	text_display(dst, size, text, strlen(text));
+}
+
 static void info_from_state(struct pod_info *pi, const struct pod_state *st)
 {
 	memset(pi, 0, sizeof(*pi));
-	snprintf(pi->namespace, sizeof(pi->namespace), "%s", st->pod_namespace);
-	snprintf(pi->name, sizeof(pi->name), "%s", st->pod_name);
-	snprintf(pi->uid, sizeof(pi->uid), "%s", st->pod_uid);
+	name_copy(pi->namespace, sizeof(pi->namespace), st->pod_namespace,
+		  &st->pod_namespace_raw);
+	name_copy(pi->name, sizeof(pi->name), st->pod_name, &st->pod_name_raw);
+	name_copy(pi->uid, sizeof(pi->uid), st->pod_uid, &st->pod_uid_raw);
 	snprintf(pi->container_id, sizeof(pi->container_id), "%s",
 		 st->container_id);
 	pi->netns_ino = st->netns_ino;

@@ -9,10 +9,12 @@
 
 #include <linux/types.h>
 
+/* Names as the runtime gave them (any bytes but NUL: the records escape
+ * what is not text). */
 struct pod_info {
-	char namespace[64];
+	char namespace[256];
 	char name[256];
-	char uid[64];
+	char uid[256];
 	char container_id[256];
 	__u32 netns_ino;
 	__u32 slot;

@@ -89,7 +89,7 @@ LOGF=$(find "$T/logs" -name '*.log' -newer "$STATEF" -print0 | tr '\0' '\n' |
 PY=$(python3 -c 'import sys; print(sys.executable)')
 check_py() {
 	"$PY" - "$@" <<'PY'
-import json, os, sys
+import json, urllib.parse, os, sys
 
 mode, *args = sys.argv[1:]
 
@@ -160,11 +160,16 @@ def procs(recs):
             yield r.get('type'), a
 
 def state_names():
+    # a name that is not text is in KEYRaw (percent-encoded), its display
+    # form in KEY (cni/shared/state.h)
     with open(args[0], 'rb') as f:
-        st = json.loads(f.read().decode('utf-8', errors='surrogateescape'))
+        st = json.loads(f.read().decode('utf-8', errors='strict'))
     pod = st.get('pod') or {}
-    enc = lambda s: s.encode('utf-8', errors='surrogateescape')
-    return enc(pod.get('namespace', '')), enc(pod.get('name', ''))
+    def exact(key):
+        if pod.get(key + 'NotText'):
+            return urllib.parse.unquote_to_bytes(pod[key + 'Raw'])
+        return pod.get(key, '').encode('utf-8')
+    return exact('namespace'), exact('name')
 
 def report(ok, msg):
     print('OK' if ok else 'FAIL ' + msg)

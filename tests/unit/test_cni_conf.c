@@ -229,6 +229,20 @@ static const struct env_case env_cases[] = {
 	  { .command = "ADD", .container_id = "c", .netns = "/x", .ifname = "eth0",
 	    .args = "K8S_POD_NAME=a;junk" },
 	  "CNI_ARGS: \"junk\" is not KEY=VALUE" },
+	{ "ADD with a 235-byte container id (its state file name would not fit)",
+	  { .command = "ADD", .netns = "/x", .ifname = "eth0",
+	    .container_id = "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" },
+	  "CNI_CONTAINERID is 235 bytes long, at most 234" },
+	{ "container id with a newline, shown escaped",
+	  { .command = "ADD", .container_id = "a\nb", .netns = "/x", .ifname = "eth0" },
+	  "CNI_CONTAINERID \"a\\nb\" is not a valid container id" },
+	{ "ADD in the host's netns",
+	  { .command = "ADD", .container_id = "c", .netns = "/proc/self/ns/net",
+	    .ifname = "eth0" },
+	  "CNI_NETNS: netns /proc/self/ns/net: is the host's network namespace" },
+	{ "ADD with a netns that is a folder",
+	  { .command = "ADD", .container_id = "c", .netns = "/", .ifname = "eth0" },
+	  "CNI_NETNS: netns /: a folder, not a network namespace" },
 	{ "ADD with a netns that does not exist",
 	  { .command = "ADD", .container_id = "c", .netns = "/run/netns/ps-none-such",
 	    .ifname = "eth0" },
@@ -250,6 +264,54 @@ static void test_env_errors(void)
 		if (!ok)
 			return;
 	}
+}
+
+/* The config is one JSON document and nothing after it (what stdin_read
+ * gives cni_main: a NUL is a byte like any other). */
+static void test_conf_exact(void)
+{
+#define DOC "{" NET "}"
+	static const struct {
+		const char *desc, *in;
+		size_t len;
+		int code;
+		const char *msg;
+	} cases[] = {
+		{ "a NUL after the object", DOC "\0", sizeof(DOC), 6,
+		  "network config: trailing data at byte 56 (a NUL byte)" },
+		{ "a second document", DOC " {}", sizeof(DOC) + 2, 6,
+		  "network config: trailing data at byte 57 ('{')" },
+		{ "a byte that is not text", DOC "\n\x01", sizeof(DOC) + 1, 6,
+		  "network config: trailing data at byte 57 (byte 0x01)" },
+		{ "a NUL inside", "{\"cniVersion\":\"1.0\0.0\"}", 22, 6,
+		  "network config: invalid JSON at byte 18: a NUL byte" },
+		{ "\\u0000 in the name", "{\"cniVersion\":\"1.0.0\",\"name\":\"a\\u0000b\"}",
+		  40, 7, "network config: \"name\" contains a NUL byte (\\u0000)" },
+		{ "bad bytes in a value are shown escaped",
+		  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"logLevel\":\"a\nb\xff\"}",
+		  51, 7, "must be error, warn, info or debug, not \"a\\nb\\xFF\"" },
+	};
+	struct cni_env env = { .command = "STATUS" };
+	unsigned int i;
+	char *text = NULL;
+	size_t n = 0;
+	FILE *out;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r = {};
+
+		out = open_memstream(&text, &n);
+		r.status = cni_main(&env, cases[i].in, cases[i].len, out);
+		fclose(out);
+		r.text = text;
+		r.out = json_tokener_parse(text);
+		if (!error_shape(&r, cases[i].code, cases[i].msg, cases[i].desc)) {
+			run_free(&r);
+			return;
+		}
+		run_free(&r);
+	}
+#undef DOC
 }
 
 /* The error carries the config's cniVersion once it is known. */
@@ -297,7 +359,7 @@ static void test_version(void)
 		run_free(&r);
 	}
 	run_cmd("VERSION", "not json", NULL, &r);
-	error_shape(&r, 6, "not a JSON object", "VERSION junk");
+	error_shape(&r, 6, "VERSION: stdin: invalid JSON at byte 1", "VERSION junk");
 	run_free(&r);
 }
 
@@ -381,7 +443,7 @@ static void test_version_cmp(void)
 	ASSERT_TRUE(cni_version_cmp("0.10.0", "0.4.0") > 0, "numeric");
 }
 
-TEST_MAIN(TEST(test_conf_errors), TEST(test_env_errors),
+TEST_MAIN(TEST(test_conf_errors), TEST(test_env_errors), TEST(test_conf_exact),
 	  TEST(test_error_version), TEST(test_version), TEST(test_status),
 	  TEST(test_conf_defaults), TEST(test_prev_result_shapes),
 	  TEST(test_version_cmp))

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * State files: a round trip keeps every field, writes leave no temporary
- * behind, listing skips what is not a state file, slots are the smallest
- * free ones (shared within a netns, kept by a repeated ADD), and the lock
- * excludes a second holder.
+ * State files: a round trip keeps every field, names that are not text
+ * are kept exactly in a file that is valid UTF-8, a damaged file gets an
+ * error naming the key, writes leave no temporary behind, listing skips
+ * what is not a state file, slots are the smallest free ones (shared
+ * within a netns, kept by a repeated ADD), and the lock excludes a
+ * second holder.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +14,12 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <json-c/json.h>
 
 #include "tests/harness.h"
 #include "cni/result.h"
 #include "cni/shared/state.h"
+#include "cni/shared/text.h"
 
 static char dir[512];
 
@@ -89,6 +93,97 @@ static void test_state_round_trip(void)
 	ASSERT_OK(state_remove(dir, "abc", "eth0", err), "remove twice");
 out:
 	state_unlock(lock);
+}
+
+/* Names as CNI_ARGS may give them: kept, shown as text, written as
+ * valid UTF-8 (state.h: KEY, KEYRaw, KEYNotText). */
+static void test_state_names_not_text(void)
+{
+	static const char name[] = "web\n\xff\x01-\xc3(", ns[] = "a\xe2\x80\xa8" "b";
+	static struct pod_state st, back;
+	char err[STATE_ERR_LEN], *text;
+	json_object *o, *pod, *v;
+
+	state_sample(&st, "c9", 9, 1);
+	STATE_NAME_SET(&st, pod_name, name);
+	STATE_NAME_SET(&st, pod_namespace, ns);
+	STATE_NAME_SET(&st, pod_uid, "plain-uid");
+	snprintf(st.netns, sizeof(st.netns), "/run/netns/x\xfe");
+	ASSERT_STREQ(st.pod_name, "web\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd-\xef\xbf\xbd(",
+		     "display form");
+	ASSERT_TRUE(st.pod_name_raw.not_text && !st.pod_uid_raw.not_text, "flags");
+	text = state_format(&st);
+	if (!ASSERT_TRUE(text != NULL, "format"))
+		return;
+	ASSERT_TRUE(text_is_clean(text, strlen(text)), "file is text");
+	o = json_tokener_parse(text);
+	if (ASSERT_TRUE(o && json_object_object_get_ex(o, "pod", &pod), "pod")) {
+		ASSERT_TRUE(json_object_object_get_ex(pod, "nameRaw", &v) &&
+				    !strcmp(json_object_get_string(v), "web%0A%FF%01-%C3("),
+			    "nameRaw percent-encoded");
+		ASSERT_TRUE(json_object_object_get_ex(pod, "nameNotText", &v) &&
+				    json_object_get_boolean(v),
+			    "nameNotText");
+		ASSERT_TRUE(!json_object_object_get_ex(pod, "uidRaw", &v) &&
+				    !json_object_object_get_ex(pod, "uidNotText", &v),
+			    "a text name is written once");
+		ASSERT_TRUE(json_object_object_get_ex(o, "netnsRaw", &v) &&
+				    !strcmp(json_object_get_string(v), "/run/netns/x%FE"),
+			    "netnsRaw");
+	}
+	json_object_put(o);
+	if (ASSERT_OK(state_parse(text, strlen(text), "x.json", &back, err), err)) {
+		ASSERT_EQ(back.pod_name_raw.len, strlen(name), "raw length");
+		ASSERT_TRUE(!memcmp(back.pod_name_raw.bytes, name, strlen(name)),
+			    "raw bytes back");
+		ASSERT_STREQ(back.pod_name, st.pod_name, "display back");
+		ASSERT_STREQ(back.pod_namespace_raw.bytes, ns, "namespace back");
+		ASSERT_STREQ(back.netns, st.netns, "netns bytes back");
+		ASSERT_TRUE(back.pod_name_raw.not_text && !back.pod_uid_raw.not_text,
+			    "flags back");
+	}
+	free(text);
+}
+
+/* What an earlier version wrote (names with their bytes as they came)
+ * still reads; damage is an error naming the file and the key. */
+static void test_state_parse_errors(void)
+{
+	static const struct {
+		const char *desc, *in, *err;
+	} bad[] = {
+		{ "torn", "{\"containerId\":", "parse f.json: invalid JSON at byte 15" },
+		{ "trailing", "{\"containerId\":\"c\",\"ifname\":\"e\",\"slot\":1} x",
+		  "parse f.json: trailing data at byte 42 ('x')" },
+		{ "not an object", "[1]", "parse f.json: not a JSON object" },
+		{ "bad percent", "{\"containerId\":\"c\",\"ifname\":\"e\",\"slot\":1,"
+		  "\"pod\":{\"nameRaw\":\"a%zz\"}}",
+		  "state f.json: pod.nameRaw: bad percent-encoding at byte 1" },
+		{ "NUL in a string", "{\"containerId\":\"c\\u0000d\",\"ifname\":\"e\",\"slot\":1}",
+		  "state f.json: containerId: not a string without NUL" },
+		{ "ifname too long", "{\"containerId\":\"c\",\"ifname\":\"eth0123456789abcdef\",\"slot\":1}",
+		  "state f.json: ifname: 19 bytes, at most 15" },
+		{ "no slot", "{\"containerId\":\"c\",\"ifname\":\"e\"}",
+		  "incomplete state f.json" },
+	};
+	static const char old[] = "{\"containerId\":\"c\",\"ifname\":\"e\",\"slot\":1,"
+				  "\"pod\":{\"name\":\"x\xff\"}}";
+	static struct pod_state st;
+	char err[STATE_ERR_LEN];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		if (!ASSERT_EQ(state_parse(bad[i].in, strlen(bad[i].in), "f.json",
+					   &st, err), -EBADMSG, bad[i].desc) ||
+		    !ASSERT_TRUE(strstr(err, bad[i].err) == err, err))
+			return;
+	}
+	if (ASSERT_OK(state_parse(old, strlen(old), "f.json", &st, err), err)) {
+		ASSERT_STREQ(st.pod_name_raw.bytes, "x\xff", "old raw bytes kept");
+		ASSERT_STREQ(st.pod_name, "x\xef\xbf\xbd", "old name shown as text");
+		ASSERT_TRUE(st.pod_name_raw.not_text, "old name not text");
+	}
 }
 
 static void test_state_list(void)
@@ -168,5 +263,6 @@ static void test_lock_excludes(void)
 	ASSERT_EQ(WEXITSTATUS(status), 0, "free after unlock");
 }
 
-TEST_MAIN(TEST(test_state_round_trip), TEST(test_state_list),
+TEST_MAIN(TEST(test_state_round_trip), TEST(test_state_names_not_text),
+	  TEST(test_state_parse_errors), TEST(test_state_list),
 	  TEST(test_slot_alloc), TEST(test_lock_excludes))
