@@ -330,10 +330,9 @@ enum ps_flow_flags {
  * last_seen and last_report have tick resolution (1/CONFIG_HZ: 4 ms at
  * HZ=250), except the precise time of the packet that ends a TCP flow. */
 struct ps_flow {
-	__u64 first_seen;
+	/* what every packet reads or writes first, together */
 	__u64 last_seen;
 	__u64 last_report; /* start, or the last FLOW_UPDATE */
-	struct ps_flow_end end[2]; /* side 0, side 1 of the key */
 	__u64 state;	/* enum ps_flow_state; 64 bits: changed by cmpxchg */
 	__u8 opener;	/* 1 + the side that opened it; 0: unknown (TCP
 			 * picked up without its SYN) */
@@ -341,6 +340,8 @@ struct ps_flow {
 	__u8 flags;	/* enum ps_flow_flags */
 	__u8 fin_side;	/* 1 + the side whose FIN made it FIN_BOTH */
 	__u32 pad;
+	__u64 first_seen;
+	struct ps_flow_end end[2]; /* side 0, side 1 of the key */
 };
 
 enum ps_flow_reason {

@@ -22,36 +22,46 @@
 extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
 
 /*
- * Flow times are boot-clock ns at tick resolution: the coarse monotonic
- * clock (a memory read) plus the boot-monotonic offset, which moves only
- * on suspend and is read again by a new flow when it is older than
- * PS_FLOW_CLOCK_SYNC_NS. Reading the precise clock costs ~40 ns on these
- * VMs, as much as a hash lookup; a flow's start and end are precise.
+ * Flow times are boot-clock ns at tick resolution: jiffies (a load the
+ * verifier inlines for bpf_jiffies64) times the tick length, plus the
+ * offset to the boot clock, which moves only on suspend and is read again
+ * by a new flow when it is older than PS_FLOW_CLOCK_SYNC_NS. Reading the
+ * precise clock costs ~40 ns on these VMs, as much as a hash lookup, the
+ * coarse one a helper call; a flow's start and end are precise. Without
+ * CONFIG_HZ (no kernel config to read) the coarse clock serves.
  */
 #ifndef PS_FLOW_CLOCK_SYNC_NS
 #define PS_FLOW_CLOCK_SYNC_NS 1000000000ULL
 #endif
 
-static __u64 flow_boot_off;  /* CLOCK_BOOTTIME - CLOCK_MONOTONIC */
-static __u64 flow_synced_at; /* CLOCK_MONOTONIC of the last sync */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+static __u64 flow_boot_off;  /* boot clock - tick clock */
+static __u64 flow_tick_ns;   /* 0: the coarse clock */
+static __u64 flow_synced_at; /* boot clock of the last sync */
 static bool flow_boot_off_set;
+
+static __always_inline __u64 flow_ticks(void)
+{
+	return flow_tick_ns ? bpf_jiffies64() * flow_tick_ns
+			    : bpf_ktime_get_coarse_ns();
+}
 
 static __always_inline void flow_clock_sync(void)
 {
-	__u64 mono = bpf_ktime_get_ns();
+	__u64 boot;
 
-	flow_boot_off = bpf_ktime_get_boot_ns() - mono;
-	flow_synced_at = mono;
+	flow_tick_ns = CONFIG_HZ ? 1000000000ULL / CONFIG_HZ : 0;
+	boot = bpf_ktime_get_boot_ns();
+	flow_boot_off = boot - flow_ticks();
+	flow_synced_at = boot;
 	flow_boot_off_set = true;
 }
 
-/* On the new-flow path: resynchronize now and then (the coarse clock
- * lags the precise one by up to a tick, hence the signed difference). */
+/* On the new-flow path: resynchronize now and then. */
 static __always_inline void flow_clock_check(__u64 now)
 {
-	__s64 since = now - flow_boot_off - flow_synced_at;
-
-	if (since >= (__s64)PS_FLOW_CLOCK_SYNC_NS)
+	if ((__s64)(now - flow_synced_at) >= (__s64)PS_FLOW_CLOCK_SYNC_NS)
 		flow_clock_sync();
 }
 
@@ -59,7 +69,7 @@ static __always_inline __u64 flow_now(void)
 {
 	if (!flow_boot_off_set)
 		flow_clock_sync();
-	return bpf_ktime_get_coarse_ns() + flow_boot_off;
+	return flow_ticks() + flow_boot_off;
 }
 
 /* What one packet adds to its flow, and where it was seen. */

@@ -96,7 +96,17 @@ peer_start() {
 	cat "$T/peer.err" >&2
 	return 1
 }
-peer_stop() { kill -INT "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; PEER=; }
+# (bpftrace has been seen to miss a SIGINT: it is sent again, then KILL)
+peer_stop() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do
+		kill -0 "$PEER" 2>/dev/null || break
+		case $i in 11) kill -KILL "$PEER" ;; 1|5|9) kill -INT "$PEER" ;; esac
+		sleep 0.5
+	done 2>/dev/null
+	wait "$PEER" 2>/dev/null
+	PEER=
+}
 PEERS=()
 if [ "${CRR_PEERS:-1}" = 1 ]; then
 	command -v bpftrace >/dev/null || { echo "correlation_crr: bpftrace is missing (make deps)" >&2; exit 1; }
