@@ -162,6 +162,11 @@ enum ps_exec_flags {
 	PS_EXEC_CWD_TRUNC = 1U << 2,	/* cwd deeper or longer than kept */
 	PS_EXEC_PARENT_UNKNOWN = 1U << 3, /* no procs entry for the parent */
 	PS_EXEC_PARENT_OTHER_NETNS = 1U << 4, /* parent in another netns */
+	PS_EXEC_STDIO_NET = 1U << 5,   /* stdin and stdout: a connected
+					* network socket */
+	PS_EXEC_PARENT_NET = 1U << 6,  /* the parent holds a connected network
+					* socket (parent_sock) */
+	PS_EXEC_MARKED = 1U << 7,      /* the tree was marked (marks map) */
 };
 
 struct ps_event_hdr {
@@ -169,6 +174,55 @@ struct ps_event_hdr {
 	__u32 cpu;
 	__u64 ktime; /* boot-clock ns */
 };
+
+/* An IPv4 or IPv6 address. */
+union ps_addr {
+	__u8 b[16];
+	__be32 w[4]; /* IPv4 in w[0], the rest zero */
+};
+
+/* What a descriptor of a new image is, read from the task's file table
+ * at exec (not from /proc later: the kernel's own copy, at the moment it
+ * matters). */
+enum ps_fd_kind {
+	PS_FD_NONE = 0,	  /* not open */
+	PS_FD_FILE = 1,	  /* a regular file */
+	PS_FD_DIR = 2,
+	PS_FD_PIPE = 3,	  /* a pipe or FIFO */
+	PS_FD_SOCKET = 4,
+	PS_FD_TTY = 5,	  /* a terminal: console, virtual or serial tty */
+	PS_FD_PTY = 6,	  /* a pseudo-terminal (/dev/pts/N, /dev/ptmx) */
+	PS_FD_CHAR = 7,	  /* another character device (/dev/null...) */
+	PS_FD_OTHER = 8,  /* a block device, an anonymous inode (eventfd...) */
+};
+
+#define PS_FD_KIND_NAMES                                                       \
+	{                                                                      \
+		[PS_FD_NONE] = "none", [PS_FD_FILE] = "file",                  \
+		[PS_FD_DIR] = "dir", [PS_FD_PIPE] = "pipe",                    \
+		[PS_FD_SOCKET] = "socket", [PS_FD_TTY] = "tty",                \
+		[PS_FD_PTY] = "pty", [PS_FD_CHAR] = "char",                    \
+		[PS_FD_OTHER] = "other",                                       \
+	}
+
+struct ps_fd_fact {
+	__u8 kind;	/* enum ps_fd_kind */
+	__u8 fd;	/* the descriptor */
+	__u8 family;	/* sockets: AF_UNIX 1, AF_INET 2, AF_INET6 10... */
+	__u8 type;	/* sockets: SOCK_STREAM 1, SOCK_DGRAM 2 */
+	__u8 proto;	/* sockets: IPPROTO_TCP, IPPROTO_UDP... */
+	__u8 state;	/* sockets: the TCP state (1 established) */
+	__be16 rport;	/* network sockets: the peer's port (0: none) */
+	__be16 lport;
+	__u16 pad;
+	__u32 ino;	/* the inode: two descriptors of one socket or pipe */
+	union ps_addr raddr; /* network sockets: the peer (IPv4 in w[0]) */
+	union ps_addr laddr;
+};
+
+/* The parent's descriptors looked at for a network socket it holds (the
+ * shell talks to it through a pty or pipe: pty.spawn, socat). */
+#define PS_PARENT_FDS 16
 
 struct ps_exec_event {
 	struct ps_event_hdr hdr;
@@ -184,6 +238,9 @@ struct ps_exec_event {
 	__u32 flags; /* enum ps_exec_flags */
 	__u16 args_len; /* bytes used in args, NUL-separated */
 	__u16 cwd_len;	/* bytes used in cwd: components leaf first */
+	struct ps_fd_fact stdio[3];	/* fds 0, 1, 2 of the new image */
+	struct ps_fd_fact parent_sock;	/* PS_EXEC_PARENT_NET: the parent's
+					 * first connected network socket */
 	char comm[PS_COMM_LEN];
 	char binary[PS_BINARY_MAX];
 	/* args_len bytes of arguments, then cwd_len bytes of cwd. The
@@ -222,11 +279,6 @@ struct ps_exit_event {
  * counts the packets it drops (verdict DROP), which TC never sees. A
  * connection through a DNAT (a Kubernetes Service address) has other
  * tuples on either side of the translation: it is one flow per side. */
-union ps_addr {
-	__u8 b[16];
-	__be32 w[4]; /* IPv4 in w[0], the rest zero */
-};
-
 struct ps_flow_key {
 	union ps_addr addr[2]; /* side 0, side 1 */
 	__be16 port[2];	       /* TCP/UDP/SCTP ports; ICMP: see below */
@@ -435,6 +487,7 @@ struct ps_deny {
 	__u32 pad;
 };
 
+_Static_assert(sizeof(struct ps_fd_fact) == 48, "ps_fd_fact layout");
 _Static_assert(sizeof(struct ps_flow_key) == 40, "ps_flow_key layout");
 _Static_assert(sizeof(struct ps_flow_key4) == 16, "ps_flow_key4 layout");
 _Static_assert(sizeof(struct ps_flow_end) == 40, "ps_flow_end layout");

@@ -4,16 +4,27 @@
  * Every exec gets a fresh exec id; forks inherit the exec they run; exits
  * of reported execs are reported. Only processes in a registered pod's
  * netns are reported unless the daemon chose scope "all".
+ *
+ * At exec the kernel's own facts about the new image's stdin, stdout and
+ * stderr go with the event (the file table, not /proc read later). A new
+ * image whose stdin and stdout are a connected network socket, or whose
+ * stdin is a pty to a parent holding one, marks its tree in the kernel
+ * at once (marks: inherited at fork), before the daemon has read the
+ * event; and a socket on its stdio that another exec of the process
+ * opened (nc -e /bin/sh) is an inherit event.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include <bpf/bpf_endian.h>
+
 #include "podsentry.h"
 #include "lib/maps.h"
 #include "lib/scope.h"
 #include "lib/task.h"
+#include "lib/fds.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -59,6 +70,152 @@ struct {
 	__type(key, __u32);
 	__type(value, struct exec_scratch);
 } exec_scratch SEC(".maps");
+
+/* The parent's descriptors, looked through for a connected network
+ * socket (bpf_loop: one verified pass over the body). */
+struct parent_scan {
+	struct ps_fdtab ft;
+	struct ps_fd_fact *out;
+	bool found;
+};
+
+static long parent_fd_step(__u32 i, void *ctx)
+{
+	struct parent_scan *ps = ctx;
+	struct file *f = fdtab_get(&ps->ft, i);
+
+	if (!f)
+		return i >= ps->ft.max ? 1 : 0;
+	fd_fact(f, i, ps->out);
+	if (fd_net_connected(ps->out)) {
+		ps->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void inherit_emit(const struct ps_fd_fact *x,
+					 const struct ps_exec_id *opener,
+					 const struct ps_exec_id *holder,
+					 __u32 tgid, __u32 netns)
+{
+	struct ps_sock_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		drop_count(PS_DROP_RB_SOCK);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = PS_EV_INHERIT;
+	ev->hdr.cpu = bpf_get_smp_processor_id();
+	ev->hdr.ktime = bpf_ktime_get_boot_ns();
+	ev->key.netns_ino = netns;
+	ev->key.family = x->family;
+	ev->key.proto = x->proto;
+	ev->key.local_port = x->lport;
+	ev->key.remote_port = x->rport;
+	ev->key.local_addr = x->laddr;
+	ev->key.remote_addr = x->raddr;
+	ev->tgid = tgid;
+	ev->exec = *opener;
+	ev->holder = *holder;
+	ev->flags = PS_SOCK_INHERITED;
+	events_submit(ev, sizeof(*ev));
+}
+
+/*
+ * A TCP socket on the new image's stdio that another exec of this
+ * process opened (execve kept the descriptor): its flow names the opener
+ * in the socket's end; tell who holds it now.
+ */
+static __always_inline void stdio_inherit(const struct ps_fd_fact *x,
+					  const struct ps_exec_id *exec,
+					  __u32 tgid, __u32 netns)
+{
+	struct ps_flow_key k = {};
+	struct ps_flow_end *end;
+	struct ps_flow *f;
+	int local;
+
+	if (x->kind != PS_FD_SOCKET || x->proto != PS_FD_TCP ||
+	    (x->family != PS_FD_AF_INET && x->family != PS_FD_AF_INET6))
+		return;
+	local = !ps_flow_side_lower(x->laddr.w, x->lport, x->raddr.w, x->rport,
+				    x->family == PS_FD_AF_INET ? 1 : 4);
+	if (local) {
+		k.addr[1] = x->laddr;
+		k.addr[0] = x->raddr;
+		k.port[1] = x->lport;
+		k.port[0] = x->rport;
+	} else {
+		k.addr[0] = x->laddr;
+		k.addr[1] = x->raddr;
+		k.port[0] = x->lport;
+		k.port[1] = x->rport;
+	}
+	k.family = x->family;
+	k.proto = PS_FD_TCP;
+	if (x->family == PS_FD_AF_INET) {
+		struct ps_flow_key4 k4;
+
+		ps_flow_key4_of(&k, &k4);
+		f = bpf_map_lookup_elem(&flows4, &k4);
+	} else {
+		f = bpf_map_lookup_elem(&flows6, &k);
+	}
+	if (!f)
+		return;
+	end = local ? &f->end[1] : &f->end[0];
+	if (end->tgid == tgid && end->exec.pid &&
+	    (end->exec.ktime != exec->ktime || end->exec.pid != exec->pid))
+		inherit_emit(x, &end->exec, exec, tgid, netns);
+}
+
+/*
+ * stdin, stdout, stderr of the new image into e; the parent's connected
+ * network socket when the image talks to it through a pty or pipe; the
+ * mark of a tree whose shell is on the network.
+ */
+static __always_inline void stdio_facts(struct task_struct *task,
+					struct task_struct *parent,
+					struct ps_exec_event *e,
+					const struct ps_exec_id *exec,
+					__u32 tgid, __u32 *flags)
+{
+	struct parent_scan ps = { .out = &e->parent_sock };
+	struct ps_fdtab ft;
+	struct ps_mark m = {};
+	__u8 k0;
+
+	fdtab_of(task, &ft);
+	fd_fact(fdtab_get(&ft, 0), 0, &e->stdio[0]);
+	fd_fact(fdtab_get(&ft, 1), 1, &e->stdio[1]);
+	fd_fact(fdtab_get(&ft, 2), 2, &e->stdio[2]);
+	__builtin_memset(&e->parent_sock, 0, sizeof(e->parent_sock));
+	if (fd_net_connected(&e->stdio[0]) && fd_net_connected(&e->stdio[1]))
+		*flags |= PS_EXEC_STDIO_NET;
+	k0 = e->stdio[0].kind;
+	if (k0 == PS_FD_PTY || k0 == PS_FD_PIPE ||
+	    (k0 == PS_FD_SOCKET && e->stdio[0].family == PS_AF_UNIX)) {
+		fdtab_of(parent, &ps.ft);
+		bpf_loop(PS_PARENT_FDS, parent_fd_step, &ps, 0);
+		if (ps.found)
+			*flags |= PS_EXEC_PARENT_NET;
+		else
+			__builtin_memset(&e->parent_sock, 0, sizeof(e->parent_sock));
+	}
+	/* the shell on the network, or on a pty its parent relays to it */
+	if ((*flags & PS_EXEC_STDIO_NET) ||
+	    ((*flags & PS_EXEC_PARENT_NET) && k0 == PS_FD_PTY)) {
+		m.root = *exec;
+		m.flags = PS_MARK_STDIO;
+		if (bpf_map_update_elem(&marks, &tgid, &m, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&marks, &tgid))
+			drop_count(PS_DROP_MARKS_FULL);
+	}
+	if (bpf_map_lookup_elem(&marks, &tgid))
+		*flags |= PS_EXEC_MARKED;
+}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
@@ -124,6 +281,7 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	} else if (n == sizeof(e->binary)) {
 		flags |= PS_EXEC_BINARY_TRUNC;
 	}
+	stdio_facts(task, rparent, e, &np.exec, tgid, &flags);
 	args_len = task_read_args(task, e->args, &flags) & (PS_ARGS_MAX - 1);
 	cwd_len = task_read_cwd(task, s->cwd, &flags) & (PS_CWD_MAX - 1);
 	/* the cwd right after the arguments */
@@ -134,6 +292,10 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	e->flags = flags;
 	if (events_output(e, PS_EXEC_EVENT_MIN + args_len + cwd_len))
 		drop_count(PS_DROP_RB_EXEC);
+	/* after the exec event: its process is known when these arrive */
+	stdio_inherit(&e->stdio[0], &np.exec, tgid, e->netns_ino);
+	if (e->stdio[1].ino != e->stdio[0].ino)
+		stdio_inherit(&e->stdio[1], &np.exec, tgid, e->netns_ino);
 	return 0;
 }
 

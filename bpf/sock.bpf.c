@@ -2,11 +2,12 @@
 /*
  * Flow-process correlation and the connection notices of detection.
  *
- * TCP: cgroup/connect4|6 keeps the caller (and whether its tree is
- * marked) in the socket's own storage (the source port is not chosen
- * yet); inet_sock_set_state completes the tuple at SYN_SENT ->
- * ESTABLISHED (or CLOSE: failed) and stamps the caller's exec into its
- * end of the flow entry, which the connection's first packet made.
+ * TCP: inet_sock_set_state at CLOSE -> SYN_SENT (in connect(), before
+ * the source port is chosen) keeps the caller (and whether its tree is
+ * marked) in the socket's own storage; at SYN_SENT -> ESTABLISHED (or
+ * CLOSE: failed) the tuple is complete, and the caller's exec is stamped
+ * into its end of the flow entry, which the connection's first packet
+ * made.
  * Passive opens (SYN_RECV -> ESTABLISHED, in softirq) belong to the
  * process listening on the port (listeners map, written at LISTEN). UDP:
  * cgroup/sendmsg4|6 for datagrams with an address, sock_send_length for
@@ -19,10 +20,10 @@
  * destination) is sent as a notice only when it failed, when its tree is
  * marked (marks map), or when its destination is not in the pod's peers
  * map. A pod talking to a peer it knows costs no event until its flow
- * ends. The connect, accept, listen and inherit records the daemon may
- * be asked for (--records) are sent only then; an inherit, a socket read
- * by a later exec of the process that opened it (nc -e), always is (it
- * is rare, and the flow record names the holder).
+ * ends. The connect, accept and listen records the daemon may be asked
+ * for (--records) are sent only then. (A socket on the stdio of a later
+ * exec of the process that opened it, nc -e, is told at that exec:
+ * process.bpf.c.)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -81,17 +82,16 @@ struct ps_sock_caller {
 	bool marked; /* its tree is followed in real time */
 };
 
-/* The exec that opened a TCP socket, kept on the socket itself from
- * connect() (or accept) until the socket is freed: connect_done takes
- * the caller from it once the tuple is complete, and sock_recv_length
- * compares the reading exec with it. */
+/* The exec that called connect() on a TCP socket, kept on the socket
+ * itself until it is freed: connect_done takes the caller from it once
+ * the tuple is complete. */
 #define PS_HELD_CONNECTING (1U << 31) /* connect() called, not established */
 #define PS_HELD_MARKED (1U << 30)     /* the caller's tree was marked */
 
 struct ps_sock_held {
 	struct ps_exec_id exec;
 	__u32 tgid;
-	__u32 flags; /* PS_HELD_*; PS_SOCK_INHERITED once reported */
+	__u32 flags; /* PS_HELD_* */
 };
 
 struct {
@@ -304,29 +304,16 @@ static __always_inline bool flow_stamp(const struct ps_sock_key *k,
 }
 
 /* ---- TCP connect: who called connect() ---- */
-/* A connected UDP socket is named when it sends (sock_send_length). */
-static __always_inline int connect_begin(struct bpf_sock_addr *ctx)
+/* CLOSE -> SYN_SENT, in connect() (process context, before the source
+ * port is chosen): the caller is kept on the socket. A connected UDP
+ * socket is named when it sends (sock_send_length). */
+static __always_inline void connect_begin(const struct sock *sk)
 {
 	struct ps_sock_caller o;
 
-	if (ctx->type != PS_SOCK_STREAM || !ctx->sk)
-		return 1;
 	if (current_owner(&o))
-		sock_hold(ctx->sk, &o.exec, o.tgid,
+		sock_hold((void *)sk, &o.exec, o.tgid,
 			  PS_HELD_CONNECTING | (o.marked ? PS_HELD_MARKED : 0));
-	return 1;
-}
-
-SEC("cgroup/connect4")
-int ps_connect4(struct bpf_sock_addr *ctx)
-{
-	return connect_begin(ctx);
-}
-
-SEC("cgroup/connect6")
-int ps_connect6(struct bpf_sock_addr *ctx)
-{
-	return connect_begin(ctx);
 }
 
 /* SYN_SENT -> ESTABLISHED (flags 0) or -> CLOSE (PS_SOCK_FAILED): the
@@ -417,7 +404,6 @@ static __always_inline void accept_done(const struct sock *sk)
 	sock_count(PS_SC_ACCEPT);
 	if (!flow_stamp(&k, &l->exec, l->tgid))
 		drop_count(PS_DROP_FLOW_UNNAMED);
-	sock_hold((void *)sk, &l->exec, l->tgid, 0);
 	if (sock_records & PS_REC_ACCEPT)
 		sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL,
 			  PS_SOCK_ACCEPT);
@@ -430,6 +416,10 @@ int BPF_PROG(ps_sock_state, const struct sock *sk, const int oldstate,
 	if (sk->sk_protocol != PS_SOCK_IPPROTO_TCP)
 		return 0;
 	switch (newstate) {
+	case PS_TCP_SYN_SENT:
+		if (oldstate == PS_TCP_CLOSE)
+			connect_begin(sk);
+		break;
 	case PS_TCP_ESTABLISHED:
 		if (oldstate == PS_TCP_SYN_SENT)
 			connect_done(sk, 0);
@@ -630,34 +620,5 @@ int BPF_PROG(ps_sock_send, struct sock *sk, int ret, int flags)
 	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_UDP))
 		return 0;
 	udp_sent(&k, 0);
-	return 0;
-}
-
-/* A TCP socket read by another exec than the one that opened it, in the
- * same process (execve kept the descriptor: nc -e, inetd-style
- * servers): report the new holder once. The common case, a read by the
- * exec that opened it or by another process, costs two lookups keyed by
- * pointer (the socket's storage, procs). */
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(ps_sock_recv, struct sock *sk, int ret, int flags)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct ps_sock_held *h;
-	struct ps_sock_key k;
-	struct ps_proc *p;
-
-	if (sk->sk_protocol != PS_SOCK_IPPROTO_TCP)
-		return 0;
-	h = bpf_sk_storage_get(&sock_held, sk, NULL, 0);
-	if (!h || h->tgid != tgid || (h->flags & PS_SOCK_INHERITED))
-		return 0;
-	p = bpf_map_lookup_elem(&procs, &tgid);
-	if (!p || (p->exec.ktime == h->exec.ktime && p->exec.pid == h->exec.pid))
-		return 0;
-	h->flags |= PS_SOCK_INHERITED;
-	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
-		return 0;
-	sock_emit(PS_EV_INHERIT, &k, &h->exec, tgid, &p->exec,
-		  PS_SOCK_INHERITED);
 	return 0;
 }

@@ -213,13 +213,11 @@ static int sock_start(struct loader *l, const struct loader_opts *o)
 			strerror(-err));
 		return err;
 	}
-	cg[0] = l->sock->progs.ps_connect4;
-	cg[1] = l->sock->progs.ps_connect6;
-	cg[2] = l->sock->progs.ps_sendmsg4;
-	cg[3] = l->sock->progs.ps_sendmsg6;
-	cg[4] = l->sock->progs.ps_bind4;
-	cg[5] = l->sock->progs.ps_bind6;
-	cg[6] = l->sock->progs.ps_sock_release;
+	cg[0] = l->sock->progs.ps_sendmsg4;
+	cg[1] = l->sock->progs.ps_sendmsg6;
+	cg[2] = l->sock->progs.ps_bind4;
+	cg[3] = l->sock->progs.ps_bind6;
+	cg[4] = l->sock->progs.ps_sock_release;
 	for (i = 0; i < LOADER_SOCK_LINKS; i++) {
 		l->sock_links[i] = bpf_program__attach_cgroup(cg[i], l->cgroup_fd);
 		if (!l->sock_links[i]) {

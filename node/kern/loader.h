@@ -16,8 +16,7 @@ struct flow_bpf;
 struct sock_bpf;
 struct bpf_link;
 
-#define LOADER_SOCK_LINKS 7 /* cgroup connect4/6, sendmsg4/6, post_bind4/6,
-			     * sock_release */
+#define LOADER_SOCK_LINKS 5 /* cgroup sendmsg4/6, post_bind4/6, sock_release */
 
 struct loader {
 	char *dir;

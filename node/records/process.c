@@ -10,7 +10,7 @@ void process_exec_w(struct record_ctx *rc, struct jw *w, struct proc *p,
 {
 	record_head_w(rc, w, "process_exec", ktime);
 	record_pod_w(rc, w, "pod", p->netns_ino);
-	record_process_w(rc, w, "process", p, PROC_FULL);
+	record_process_w(rc, w, "process", p, PROC_EXEC);
 	if (parent)
 		record_process_w(rc, w, "parent", parent, PROC_BRIEF);
 	jw_obj_end(w);

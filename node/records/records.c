@@ -5,6 +5,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 
+#include "node/records/flow.h"
 #include "node/records/records.h"
 
 static __u64 clock_ns(clockid_t id)
@@ -418,6 +419,88 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 	jw_obj_end(w);
 }
 
+static const char *const fd_kinds[] = PS_FD_KIND_NAMES;
+
+static const char *sock_family(__u8 f)
+{
+	switch (f) {
+	case 1: return "unix";
+	case 2: return "ipv4";
+	case 10: return "ipv6";
+	case 16: return "netlink";
+	}
+	return "other";
+}
+
+/* TCP states as in include/net/tcp_states.h */
+static const char *tcp_state_name(__u8 s)
+{
+	static const char *const names[] = {
+		[1] = "established", [2] = "syn_sent", [3] = "syn_recv",
+		[4] = "fin_wait1", [5] = "fin_wait2", [6] = "time_wait",
+		[7] = "close", [8] = "close_wait", [9] = "last_ack",
+		[10] = "listen", [11] = "closing", [12] = "new_syn_recv",
+	};
+
+	return s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "unknown";
+}
+
+static void fd_end_w(struct jw *w, const char *key, __u8 family,
+		     const union ps_addr *a, __be16 port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	jw_obj(w, key);
+	record_ip_fmt(family, a->b, ip);
+	jw_str(w, "ip", ip);
+	jw_int(w, "port", ntohs(port));
+	jw_obj_end(w);
+}
+
+/* One descriptor as the kernel saw it at exec. */
+static void fd_fact_w(struct jw *w, const char *key, const struct ps_fd_fact *x)
+{
+	char pbuf[16];
+	bool inet = x->family == 2 || x->family == 10;
+
+	jw_obj(w, key);
+	jw_str(w, "type", x->kind < sizeof(fd_kinds) / sizeof(fd_kinds[0]) &&
+			  fd_kinds[x->kind] ? fd_kinds[x->kind] : "other");
+	if (key && !strcmp(key, "parent_socket"))
+		jw_int(w, "fd", x->fd);
+	if (x->kind == PS_FD_SOCKET) {
+		jw_str(w, "family", sock_family(x->family));
+		if (inet) {
+			jw_str(w, "protocol", ip_proto_name(x->proto, pbuf, sizeof(pbuf)));
+			if (x->proto == 6)
+				jw_str(w, "state", tcp_state_name(x->state));
+			fd_end_w(w, "local", x->family, &x->laddr, x->lport);
+			if (x->rport)
+				fd_end_w(w, "remote", x->family, &x->raddr, x->rport);
+		} else {
+			jw_str(w, "socket_type", x->type == 1 ? "stream" :
+				   x->type == 2 ? "dgram" : x->type == 5 ? "seqpacket" : "other");
+		}
+	}
+	jw_obj_end(w);
+}
+
+/* "stdio" of a process_exec record: fds 0-2 and the parent's network
+ * socket the image talks to (pty.spawn, socat). Nothing for a process
+ * read from /proc (its facts were not seen at its exec). */
+static void stdio_w(struct jw *w, const struct proc *p)
+{
+	if (p->procfs)
+		return;
+	jw_obj(w, "stdio");
+	fd_fact_w(w, "stdin", &p->stdio[0]);
+	fd_fact_w(w, "stdout", &p->stdio[1]);
+	fd_fact_w(w, "stderr", &p->stdio[2]);
+	jw_obj_end(w);
+	if (p->exec_flags & PS_EXEC_PARENT_NET)
+		fd_fact_w(w, "parent_socket", &p->parent_sock);
+}
+
 void record_process_w(const struct record_ctx *ctx, struct jw *w,
 		      const char *key, struct proc *p, enum proc_form form)
 {
@@ -438,6 +521,13 @@ void record_process_w(const struct record_ctx *ctx, struct jw *w,
 	}
 	if (form == PROC_FULL) {
 		jw_raw(w, key, p->json, p->json_len);
+		return;
+	}
+	if (form == PROC_EXEC) {
+		/* the object without its closing brace, then the facts */
+		jw_raw(w, key, p->json, p->json_len - 1);
+		stdio_w(w, p);
+		jw_append(w, "}", 1);
 		return;
 	}
 	jw_raw(w, key, p->json, form == PROC_BRIEF ? p->brief_len : p->short_len);

@@ -106,6 +106,7 @@ void lost_record_w(const struct record_ctx *ctx, struct jw *w,
 
 enum proc_form {
 	PROC_FULL,  /* every field */
+	PROC_EXEC,  /* every field and the kernel's facts at exec (stdio) */
 	PROC_BRIEF, /* exec_id, pid, binary, args: a parent, an ancestor */
 	PROC_SHORT, /* exec_id, pid, binary: the ends of a flow */
 };

@@ -395,6 +395,8 @@ struct proc *proc_from_exec(const struct ps_exec_event *e)
 		p->parent_netns = e->parent_netns_ino;
 	p->cgroup_id = e->cgroup_id;
 	p->exec_flags = e->flags;
+	memcpy(p->stdio, e->stdio, sizeof(p->stdio));
+	p->parent_sock = e->parent_sock;
 	p->binary = strndup(e->binary, sizeof(e->binary));
 	p->args_len = e->args_len; /* < PS_ARGS_MAX: node/kern/events.c */
 	p->args = malloc(p->args_len + 1);

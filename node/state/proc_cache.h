@@ -21,6 +21,10 @@ struct proc {
 	__u32 parent_netns; /* set when the parent ran in another netns */
 	__u64 cgroup_id;
 	__u32 exec_flags; /* enum ps_exec_flags */
+	/* the kernel's facts at exec: fds 0-2, the parent's network socket
+	 * (exec_flags & PS_EXEC_PARENT_NET); zero for processes read from
+	 * /proc */
+	struct ps_fd_fact stdio[3], parent_sock;
 	char *binary;
 	char *cwd;
 	char *args; /* NUL-separated */

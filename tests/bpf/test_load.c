@@ -29,14 +29,13 @@ static const struct {
 	{ "flow.bpf.o", "tc_ingress" },
 	{ "flow.bpf.o", "tc_egress" },
 	{ "flow.bpf.o", "xdp_pod" },
-	{ "sock.bpf.o", "ps_connect4" },
-	{ "sock.bpf.o", "ps_connect6" },
 	{ "sock.bpf.o", "ps_sendmsg4" },
 	{ "sock.bpf.o", "ps_sendmsg6" },
 	{ "sock.bpf.o", "ps_bind4" },
 	{ "sock.bpf.o", "ps_bind6" },
 	{ "sock.bpf.o", "ps_sock_release" },
 	{ "sock.bpf.o", "ps_sock_state" },
+	{ "sock.bpf.o", "ps_sock_send" },
 };
 
 static char build_dir[4096], pin_dir[4096];
