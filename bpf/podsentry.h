@@ -134,6 +134,7 @@ enum ps_proc_flags {
 	PS_PROC_CLONE = 1U << 0,    /* forked, not (yet) exec'd */
 	PS_PROC_REPORTED = 1U << 1, /* its exec was sent to user space */
 	PS_PROC_PROCFS = 1U << 2,   /* seeded from /proc by the daemon */
+	PS_PROC_NEWNET = 1U << 3,   /* a clone made in a netns of its own */
 };
 
 struct ps_proc {
@@ -141,7 +142,15 @@ struct ps_proc {
 	struct ps_exec_id parent;
 	__u32 netns_ino;
 	__u32 flags; /* enum ps_proc_flags */
+	__u64 exe;   /* the executable: ps_exe_id of its inode, 0 unknown */
 };
+
+/* The identity of an executable file: its inode number and device, as
+ * one word (what a peer is learned for: another binary is not known). */
+static inline __u64 ps_exe_id(__u64 ino, __u32 dev)
+{
+	return ino ^ ((__u64)dev << 40);
+}
 
 /* ---- ring-buffer events ---- */
 enum ps_event_type {
@@ -161,7 +170,9 @@ enum ps_exec_flags {
 	PS_EXEC_BINARY_TRUNC = 1U << 1, /* filename longer than kept */
 	PS_EXEC_CWD_TRUNC = 1U << 2,	/* cwd deeper or longer than kept */
 	PS_EXEC_PARENT_UNKNOWN = 1U << 3, /* no procs entry for the parent */
-	PS_EXEC_PARENT_OTHER_NETNS = 1U << 4, /* parent in another netns */
+	PS_EXEC_PARENT_OTHER_NETNS = 1U << 4, /* came from another netns:
+					       * setns() since its fork, a
+					       * clone into a new netns */
 	PS_EXEC_STDIO_NET = 1U << 5,   /* stdin and stdout: a connected
 					* network socket */
 	PS_EXEC_PARENT_NET = 1U << 6,  /* the parent holds a connected network
@@ -702,13 +713,16 @@ struct ps_sock_event {
 	struct ps_exec_id holder; /* INHERIT only, else zero */
 	__u32 flags;		  /* enum ps_sock_flags */
 	__u32 pad;
+	__u64 exe;		  /* CONNECT: the caller's executable */
 };
 
 /* ---- peers: LRU hash, struct ps_peer_key -> struct ps_peer ----
  * What a pod is known to talk to, written by the daemon: the baseline
  * it learned (LEARNED), and destinations it reported lately (QUIET until
  * `until`). A connection to a known peer costs no event; any other is a
- * notice. Keyed by the pod's netns, as the socket programs see it. */
+ * notice. Keyed by the pod's netns, as the socket programs see it, and
+ * by the binary that connects: another binary talking to a learned peer
+ * is news (for a sensitive service it is an alert). */
 #ifndef PS_MAX_PEERS
 #define PS_MAX_PEERS 65536
 #endif
@@ -719,6 +733,7 @@ struct ps_peer_key {
 	__u8 proto;
 	__be16 port; /* destination port */
 	union ps_addr addr;
+	__u64 exe;   /* the binary that connects (ps_exe_id) */
 };
 
 enum ps_peer_flags {
@@ -777,8 +792,8 @@ enum ps_sock_count {
 
 _Static_assert(sizeof(struct ps_sock_key) == 44, "ps_sock_key layout");
 _Static_assert(sizeof(struct ps_sock_owner) == 40, "ps_sock_owner layout");
-_Static_assert(sizeof(struct ps_sock_event) == 104, "ps_sock_event layout");
-_Static_assert(sizeof(struct ps_peer_key) == 24, "ps_peer_key layout");
+_Static_assert(sizeof(struct ps_sock_event) == 112, "ps_sock_event layout");
+_Static_assert(sizeof(struct ps_peer_key) == 32, "ps_peer_key layout");
 _Static_assert(sizeof(struct ps_mark) == 24, "ps_mark layout");
 
 /* ---- runtime configuration of process.bpf.c (rodata) ---- */

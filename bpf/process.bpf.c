@@ -46,12 +46,15 @@ int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)
 	if (pp) {
 		c.exec = pp->exec;
 		c.parent = pp->parent;
+		c.exe = pp->exe;
 		c.flags = pp->flags & PS_PROC_REPORTED;
 	} else {
 		c.exec.pid = ptgid; /* exec id unknown: user space resolves */
 	}
 	c.flags |= PS_PROC_CLONE;
 	c.netns_ino = task_netns_ino(child);
+	if (c.netns_ino != task_netns_ino(parent))
+		c.flags |= PS_PROC_NEWNET;
 	if (bpf_map_update_elem(&procs, &tgid, &c, BPF_ANY))
 		drop_count(PS_DROP_PROCS_FULL);
 	return 0;
@@ -227,7 +230,7 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	struct exec_scratch *s;
 	struct ps_exec_event *e;
 	__u64 now = bpf_ktime_get_boot_ns(), ug;
-	__u32 flags = 0, zero = 0, args_len, cwd_len;
+	__u32 flags = 0, zero = 0, args_len, cwd_len, from_netns;
 	long n;
 
 	np.exec.ktime = now;
@@ -243,6 +246,25 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	if (!np.parent.ktime)
 		flags |= PS_EXEC_PARENT_UNKNOWN;
 	np.netns_ino = task_netns_ino(task);
+	/*
+	 * Where the process came from: the netns it was forked into or ran
+	 * its previous image in (a setns() since, as ip netns exec, runc and
+	 * kubectl exec do), or its forker's when it was cloned into a new
+	 * one. Not its parent's now: a process whose parent exited was
+	 * reparented, and that says nothing about where it came from.
+	 */
+	if (old && old->netns_ino != np.netns_ino)
+		from_netns = old->netns_ino;
+	else if (!old || (old->flags & PS_PROC_NEWNET))
+		from_netns = task_netns_ino(rparent);
+	else
+		from_netns = np.netns_ino;
+	{
+		struct inode *ino = BPF_CORE_READ(bprm, file, f_inode);
+
+		np.exe = ps_exe_id(BPF_CORE_READ(ino, i_ino),
+				   BPF_CORE_READ(ino, i_sb, s_dev));
+	}
 	if (netns_watched(np.netns_ino))
 		np.flags = PS_PROC_REPORTED;
 	if (bpf_map_update_elem(&procs, &tgid, &np, BPF_ANY))
@@ -266,7 +288,7 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	e->uid = (__u32)ug;
 	e->gid = ug >> 32;
 	e->netns_ino = np.netns_ino;
-	e->parent_netns_ino = task_netns_ino(rparent);
+	e->parent_netns_ino = from_netns;
 	if (e->parent_netns_ino != e->netns_ino)
 		flags |= PS_EXEC_PARENT_OTHER_NETNS;
 	e->cgroup_id = bpf_get_current_cgroup_id();

@@ -77,6 +77,7 @@ static __always_inline void sock_count(enum ps_sock_count what)
 /* The process calling a socket hook. */
 struct ps_sock_caller {
 	struct ps_exec_id exec;
+	__u64 exe;
 	__u32 tgid;
 	__u32 netns_ino;
 	bool marked; /* its tree is followed in real time */
@@ -90,6 +91,7 @@ struct ps_sock_caller {
 
 struct ps_sock_held {
 	struct ps_exec_id exec;
+	__u64 exe;
 	__u32 tgid;
 	__u32 flags; /* PS_HELD_* */
 };
@@ -104,7 +106,7 @@ struct {
 /* Keep exec as the opener of sk (a struct sock or the bpf_sock of a
  * cgroup hook) in its storage, made if needed. */
 static __always_inline void sock_hold(void *sk, const struct ps_exec_id *exec,
-				      __u32 tgid, __u32 flags)
+				      __u64 exe, __u32 tgid, __u32 flags)
 {
 	struct ps_sock_held *h;
 
@@ -115,6 +117,7 @@ static __always_inline void sock_hold(void *sk, const struct ps_exec_id *exec,
 		return;
 	}
 	h->exec = *exec;
+	h->exe = exe;
 	h->tgid = tgid;
 	h->flags = flags;
 }
@@ -135,6 +138,7 @@ static __always_inline bool current_owner(struct ps_sock_caller *o)
 		return false;
 	}
 	o->exec = p->exec;
+	o->exe = p->exe;
 	o->tgid = tgid;
 	o->marked = bpf_map_lookup_elem(&marks, &tgid) != NULL;
 	return true;
@@ -143,7 +147,7 @@ static __always_inline bool current_owner(struct ps_sock_caller *o)
 static __always_inline void sock_emit(__u32 type, const struct ps_sock_key *k,
 				      const struct ps_exec_id *exec, __u32 tgid,
 				      const struct ps_exec_id *holder,
-				      __u32 flags)
+				      __u32 flags, __u64 exe)
 {
 	struct ps_sock_event *e;
 
@@ -164,6 +168,7 @@ static __always_inline void sock_emit(__u32 type, const struct ps_sock_key *k,
 		__builtin_memset(&e->holder, 0, sizeof(e->holder));
 	e->flags = flags;
 	e->pad = 0;
+	e->exe = exe;
 	events_submit(e, sizeof(*e));
 }
 
@@ -171,7 +176,7 @@ static __always_inline void sock_emit(__u32 type, const struct ps_sock_key *k,
  * sent: the PS_SOCK_NOTICE bits for detection, PS_SOCK_RECORD when
  * connect records are on; 0 when it costs no event. */
 static __always_inline __u32 connect_notice(const struct ps_sock_key *k,
-					    __u32 flags, bool marked)
+					    __u32 flags, bool marked, __u64 exe)
 {
 	struct ps_peer_key pk = {
 		.netns_ino = k->netns_ino,
@@ -179,6 +184,7 @@ static __always_inline __u32 connect_notice(const struct ps_sock_key *k,
 		.proto = k->proto,
 		.port = k->remote_port,
 		.addr = k->remote_addr,
+		.exe = exe,
 	};
 	struct ps_peer *peer;
 
@@ -312,7 +318,7 @@ static __always_inline void connect_begin(const struct sock *sk)
 	struct ps_sock_caller o;
 
 	if (current_owner(&o))
-		sock_hold((void *)sk, &o.exec, o.tgid,
+		sock_hold((void *)sk, &o.exec, o.exe, o.tgid,
 			  PS_HELD_CONNECTING | (o.marked ? PS_HELD_MARKED : 0));
 }
 
@@ -339,9 +345,9 @@ static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 			drop_count(PS_DROP_FLOW_UNNAMED);
 	}
 	why = connect_notice(&k, flags | PS_SOCK_CONNECT,
-			     h->flags & PS_HELD_MARKED);
+			     h->flags & PS_HELD_MARKED, h->exe);
 	if (why)
-		sock_emit(PS_EV_CONNECT, &k, &h->exec, h->tgid, NULL, why);
+		sock_emit(PS_EV_CONNECT, &k, &h->exec, h->tgid, NULL, why, h->exe);
 }
 
 /* ---- TCP listen and accept ---- */
@@ -369,7 +375,7 @@ static __always_inline void listen_start(const struct sock *sk)
 	if (bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY))
 		drop_count(PS_DROP_SOCKS_FULL);
 	if (sock_records & PS_REC_LISTEN)
-		sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
+		sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0, o.exe);
 }
 
 static __always_inline void listen_end(const struct sock *sk)
@@ -406,7 +412,7 @@ static __always_inline void accept_done(const struct sock *sk)
 		drop_count(PS_DROP_FLOW_UNNAMED);
 	if (sock_records & PS_REC_ACCEPT)
 		sock_emit(PS_EV_ACCEPT, &k, &l->exec, l->tgid, NULL,
-			  PS_SOCK_ACCEPT);
+			  PS_SOCK_ACCEPT, 0);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -482,9 +488,9 @@ static __always_inline void udp_sent(struct ps_sock_key *k, __u32 flags)
 	flags |= PS_SOCK_CONNECT;
 	socks_put(k, &o.exec, o.tgid, flags, now);
 	sock_count(PS_SC_UDP);
-	why = connect_notice(k, flags, o.marked);
+	why = connect_notice(k, flags, o.marked, o.exe);
 	if (why)
-		sock_emit(PS_EV_CONNECT, k, &o.exec, o.tgid, NULL, why);
+		sock_emit(PS_EV_CONNECT, k, &o.exec, o.tgid, NULL, why, o.exe);
 }
 
 /* sendto/sendmsg with an address: the kernel's copy of it; the source
@@ -567,7 +573,7 @@ static __always_inline int udp_bound(struct bpf_sock *sk, bool v6)
 	    bpf_map_update_elem(&udp_binds, &l.cookie, &lk, BPF_ANY))
 		drop_count(PS_DROP_SOCKS_FULL);
 	if (sock_records & PS_REC_LISTEN)
-		sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0);
+		sock_emit(PS_EV_LISTEN, &k, &o.exec, o.tgid, NULL, 0, o.exe);
 	return 1;
 }
 

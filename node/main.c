@@ -462,16 +462,12 @@ static void sock_failed(void *arg, const struct ps_sock_event *e)
 	flows_connect_failed(((struct daemon *)arg)->flows, e);
 }
 
-/* Alert records: the detection engine builds them as JSON objects;
- * they are written by jw's rules (UTF-8 whatever the bytes). */
-static void alert_out(void *arg, struct json_object *rec, __u32 netns)
+/* Alert records: the detection engine writes them with jw. */
+static void alert_out(void *arg, const char *line, size_t len, __u32 netns)
 {
 	struct daemon *d = arg;
 
-	jw_reset(&d->w);
-	jw_json(&d->w, NULL, rec);
-	line_out(d, &d->w, pod_netns(d, netns), 0);
-	json_object_put(rec);
+	sinks_write(&d->sinks, line, len, pod_netns(d, netns), 0);
 }
 
 /* Report growth of the kernel's drop counters as "lost" records. */

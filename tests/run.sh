@@ -7,6 +7,8 @@
 # "skip NAME: why" per subtest. With CI=true a skip counts as a failure.
 #
 #   tests/run.sh [PATTERN...]     run the tests whose path matches a pattern
+#   KEEP=1 tests/run.sh ...       keep a failed test's files (beside its log),
+#                                 KEEP=all every test's
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -38,6 +40,16 @@ if [ $# -gt 0 ]; then
 		for p in "$@"; do
 			case "$t" in *$p*) sel+=("$t"); break ;; esac
 		done
+	done
+	for p in "$@"; do
+		hit=
+		for t in "${tests[@]}"; do
+			case "$t" in *$p*) hit=1; break ;; esac
+		done
+		if [ -z "$hit" ]; then
+			echo "tests/run.sh: no test matches \"$p\" (tests are named by path, e.g. integration/detect)" >&2
+			exit 2
+		fi
 	done
 	tests=("${sel[@]}")
 fi
@@ -84,6 +96,11 @@ for t in "${tests[@]}"; do
 		>"$log.out" 2>"$log" </dev/null)
 	rc=$?
 	out=$(cat "$log.out")
+	# KEEP=1: a failed test's files stay beside its log; KEEP=all: any test's
+	if [ "${KEEP:-}" = all ] ||
+		{ [ "${KEEP:-}" = 1 ] && { [ $rc != 0 ] || grep -q '^not ok ' <<<"$out"; }; }; then
+		cp -a "$tmp" "$log.tmp" 2>/dev/null
+	fi
 	cleanup "$prefix" "$tmp" "$bpffs"
 	dt=$(( $(date +%s) - t0 ))
 	seen=0

@@ -34,7 +34,7 @@ const char *const det_rule_mitre[RULE_MAX] = {
 
 static const char *const default_severity[RULE_MAX] = {
 	[RULE_REVERSE_SHELL] = "high",
-	[RULE_NETWORK_TOOL] = "medium",
+	[RULE_NETWORK_TOOL] = "low",
 	[RULE_NEW_PEER] = "low",
 	[RULE_INTERNAL_SCAN] = "high",
 	[RULE_SENSITIVE] = "high",
@@ -50,6 +50,14 @@ static const __u16 default_ports[] = { 9200, 2379, 6443, 10250, 3306, 5432,
 static const char *const default_tools[] = { "nc", "ncat", "netcat", "socat",
 					     "nmap", "masscan", "tcpdump",
 					     "tshark", "telnet" };
+static const char *const default_shells[] = { "sh", "bash", "dash", "ash",
+					      "zsh", "ksh", "mksh", "csh",
+					      "tcsh", "fish", "hush", "yash" };
+static const char *const default_interpreters[] = { "python", "python2",
+						    "python3", "perl", "ruby",
+						    "php", "node", "lua",
+						    "irb", "pwsh", "tclsh",
+						    "wish", "awk", "gawk" };
 
 int det_rule_by_name(const char *name)
 {
@@ -83,6 +91,11 @@ void config_defaults(struct det_config *c)
 	snprintf(c->sensitive_addrs[c->n_sensitive_addrs++], 64, "169.254.169.254");
 	for (i = 0; i < sizeof(default_tools) / sizeof(default_tools[0]); i++)
 		snprintf(c->tools[c->n_tools++], 64, "%s", default_tools[i]);
+	for (i = 0; i < sizeof(default_shells) / sizeof(default_shells[0]); i++)
+		snprintf(c->shells[c->n_shells++], 64, "%s", default_shells[i]);
+	for (i = 0; i < sizeof(default_interpreters) / sizeof(default_interpreters[0]); i++)
+		snprintf(c->interpreters[c->n_interpreters++], 64, "%s",
+			 default_interpreters[i]);
 }
 
 /* Where the parser is: the file name, the key path and the error buffer. */
@@ -349,9 +362,18 @@ static int parse_rule_key(struct cfg_ctx *x, const char *key, int rule,
 	int err;
 
 	switch (rule) {
+	case RULE_REVERSE_SHELL:
+		if (!strcmp(name, "shells"))
+			return parse_strings(x, key, v, c->shells, &c->n_shells);
+		if (!strcmp(name, "interpreters"))
+			return parse_strings(x, key, v, c->interpreters,
+					     &c->n_interpreters);
+		break;
 	case RULE_NETWORK_TOOL:
 		if (!strcmp(name, "tools"))
 			return parse_strings(x, key, v, c->tools, &c->n_tools);
+		if (!strcmp(name, "foothold"))
+			return get_bool(x, key, v, &c->tool_foothold);
 		break;
 	case RULE_NEW_PEER:
 		if (!strcmp(name, "learning_window"))

@@ -61,6 +61,11 @@ struct det_config {
 	int n_sensitive_addrs;
 	char tools[CFG_MAX_LIST][64]; /* network-tool-in-pod: basenames */
 	int n_tools;
+	bool tool_foothold;	/* network-tool-in-pod: a foothold of its tree */
+	char shells[CFG_MAX_LIST][64];	     /* reverse-shell: shell names */
+	int n_shells;
+	char interpreters[CFG_MAX_LIST][64]; /* reverse-shell: interpreters */
+	int n_interpreters;
 	struct cfg_allow allow[CFG_MAX_ALLOW];	   /* every rule's allow-list */
 	int n_allow;
 	struct cfg_allow sensitive_allow[CFG_MAX_ALLOW]; /* allowed clients */

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The detection engine: fed every record the daemon writes, it keeps each
- * pod's process trees (exec id -> parent, binary, args; the container's
- * first process) and the connections of each tree, runs the rules
- * (node/rules.c) and writes "alert" records with their evidence. The
- * learned east-west baseline and the open alerts persist in a state file.
+ * Detection: fed the daemon's decoded events (execs with the kernel's
+ * facts about their stdio, exits, the socket programs' connection
+ * notices, flow views), it keeps each pod's process trees and learned
+ * peers, runs the rules (behaviours over those facts, README.md) and
+ * writes "alert" records with their evidence. What it learns goes back
+ * into the kernel: the pods' known peers (peers map: no notice for them)
+ * and the trees of footholds (marks map: every connection a notice). The
+ * baselines and the open alerts persist in a state file.
  */
 #ifndef PS_NODE_DETECT_H
 #define PS_NODE_DETECT_H
 
-#include <json-c/json.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 #include "node/detect/config.h"
@@ -20,37 +23,49 @@
 
 struct detect;
 
-/* emit(arg, record, netns of the pod): the daemon's writer (node export
- * and pod log); it takes the engine's reference on the record. */
-typedef void (*detect_emit_fn)(void *arg, struct json_object *rec, __u32 netns);
+/* An alert record line (no newline) for the daemon's sinks; netns is its
+ * pod's. */
+typedef void (*detect_emit_fn)(void *arg, const char *line, size_t len,
+			       __u32 netns);
 
 struct detect_opts {
 	const struct det_config *cfg;
 	struct record_ctx *rc;
 	const char *alerts_path; /* NULL: no separate alerts stream */
 	const char *state_file;	 /* NULL: nothing persists */
-	const char *bpffs;	 /* pinned maps (the deny map); NULL: none */
+	const char *bpffs;	 /* pinned maps; NULL: none (tests) */
 	detect_emit_fn emit;
 	void *arg;
 };
 
+struct detect_counters {
+	unsigned long long alerts;	/* alert records written */
+	unsigned long long repeats;	/* occurrences counted on open ones */
+	unsigned long long footholds;
+	unsigned long long marks;	/* processes marked in the kernel */
+	unsigned long long peers;	/* peers entries written */
+	unsigned long long map_errors;	/* kernel map updates that failed */
+	unsigned long long procs, pods;	/* tracked now */
+	unsigned long long state_errors; /* state file loads/saves failed */
+};
+
 /* NULL with *err (negative errno) and a message on stderr. */
 struct detect *detect_new(const struct detect_opts *o, int *err);
-/* A new exec (the process cache's entry). */
+/* A new exec (the process cache's entry, with the kernel's facts). */
 void detect_exec(struct detect *d, struct proc *p);
 /* An exec ended (its process exited). */
 void detect_exit(struct detect *d, const struct ps_exec_id *id, __u32 netns);
 /* A connection notice of the socket programs. */
 void detect_conn(struct detect *d, const struct conn_rec *c);
-/* A flow record: what notices could not show (see detect.c). */
+/* A flow record: what notices could not show (see engine.c). */
 void detect_flow(struct detect *d, const struct flow_view *v);
-/* Once a second: close idle alerts, forget old state, save the state
- * file when it changed. */
+/* Once a second: close idle alerts, expire denies, forget what is old,
+ * save the state file when it changed. */
 void detect_tick(struct detect *d);
 /* Reopen the alerts file (SIGHUP). */
 void detect_reopen(struct detect *d);
+const struct detect_counters *detect_counters(struct detect *d);
 /* Saves the state file and frees everything. */
 void detect_free(struct detect *d);
-unsigned long long detect_alerts(const struct detect *d);
 
 #endif

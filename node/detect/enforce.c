@@ -16,7 +16,7 @@
 #include <bpf/bpf.h>
 
 #include "podsentry.h"
-#include "node/detect/detect_int.h"
+#include "node/detect/engine.h"
 
 void enforce_open(struct detect *d, const char *bpffs)
 {
@@ -76,23 +76,17 @@ static int deny_put(struct detect *d, const struct ps_deny_key *k, __u32 action,
 	return 0;
 }
 
-static __u8 proto_num(const char *proto)
-{
-	return !strcmp(proto, "udp") ? 17 : !strcmp(proto, "tcp") ? 6 : 0;
-}
-
-static bool key_fill(struct ps_deny_key *k, __u32 slot, const char *ip,
-		     __u8 proto, int port)
+static bool key_fill(struct ps_deny_key *k, __u32 slot, __u8 family,
+		     const union ps_addr *addr, __u8 proto, int port)
 {
 	memset(k, 0, sizeof(*k));
 	k->slot = slot;
 	k->proto = proto;
 	k->port = htons(port);
-	if (inet_pton(AF_INET, ip, k->addr.b) == 1)
-		k->family = AF_INET;
-	else if (inet_pton(AF_INET6, ip, k->addr.b) == 1)
-		k->family = AF_INET6;
-	return k->family && proto;
+	k->family = family;
+	memcpy(k->addr.b, addr->b, sizeof(k->addr.b));
+	return (family == AF_INET || family == AF_INET6) &&
+	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
 }
 
 bool enforce_quarantine(struct detect *d, struct dpod *pod, __u64 now)
@@ -121,8 +115,8 @@ bool enforce_quarantine(struct detect *d, struct dpod *pod, __u64 now)
 	}
 	/* an exact entry without drop is an exception to the port-0 one */
 	for (i = 0; i < pod->nlearned; i++)
-		if (key_fill(&k, slot, pod->learned[i].ip, pod->learned[i].proto,
-			     pod->learned[i].port))
+		if (key_fill(&k, slot, pod->learned[i].family, &pod->learned[i].addr,
+			     pod->learned[i].proto, pod->learned[i].port))
 			deny_put(d, &k, PS_DENY_NONE, expire);
 	pod->quarantined_ns = now;
 	return true;
@@ -135,7 +129,7 @@ bool enforce_deny_conn(struct detect *d, struct dpod *pod,
 	__u32 slot;
 
 	if (!pod_enforced(d, pod, &slot) ||
-	    !key_fill(&k, slot, c->dst_ip, proto_num(c->proto), c->dst_port))
+	    !key_fill(&k, slot, c->family, &c->dst_addr, c->proto_num, c->dst_port))
 		return false;
 	return !deny_put(d, &k, PS_DENY_DROP, now + d->cfg->chain_ns);
 }

@@ -499,3 +499,37 @@ void jw_json(struct jw *w, const char *key, struct json_object *o)
 			jw_raw(w, key, "null", 4);
 	}
 }
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+long jw_unescape(const char *s, size_t n, char *out)
+{
+	const char *end = s + n;
+	char *o = out;
+
+	while (s < end) {
+		int hi, lo;
+
+		if (*s != '\\') {
+			*o++ = *s++;
+			continue;
+		}
+		if (end - s >= 2 && s[1] == '\\') {
+			*o++ = '\\';
+			s += 2;
+			continue;
+		}
+		if (end - s < 4 || s[1] != 'x' || (hi = hex_val(s[2])) < 0 ||
+		    (lo = hex_val(s[3])) < 0)
+			return -1;
+		*o++ = (char)(hi << 4 | lo);
+		s += 4;
+	}
+	return o - out;
+}

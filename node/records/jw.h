@@ -90,5 +90,9 @@ bool utf8_valid(const char *s, size_t n);
  * a value cut to a size limit, whose last character may be cut in two.
  * Only a valid start of a sequence is trimmed; other bytes stay. */
 size_t utf8_trim_cut(const char *s, size_t n);
+/* The bytes of a value written in the escaped form ("\\\\" one
+ * backslash, "\\xNN" the byte NN) into out (room for n bytes). Returns
+ * their number, or -1 when s is not in that form. */
+long jw_unescape(const char *s, size_t n, char *out);
 
 #endif

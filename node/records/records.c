@@ -457,8 +457,7 @@ static void fd_end_w(struct jw *w, const char *key, __u8 family,
 	jw_obj_end(w);
 }
 
-/* One descriptor as the kernel saw it at exec. */
-static void fd_fact_w(struct jw *w, const char *key, const struct ps_fd_fact *x)
+void record_fd_fact_w(struct jw *w, const char *key, const struct ps_fd_fact *x)
 {
 	char pbuf[16];
 	bool inet = x->family == 2 || x->family == 10;
@@ -493,12 +492,12 @@ static void stdio_w(struct jw *w, const struct proc *p)
 	if (p->procfs)
 		return;
 	jw_obj(w, "stdio");
-	fd_fact_w(w, "stdin", &p->stdio[0]);
-	fd_fact_w(w, "stdout", &p->stdio[1]);
-	fd_fact_w(w, "stderr", &p->stdio[2]);
+	record_fd_fact_w(w, "stdin", &p->stdio[0]);
+	record_fd_fact_w(w, "stdout", &p->stdio[1]);
+	record_fd_fact_w(w, "stderr", &p->stdio[2]);
 	jw_obj_end(w);
 	if (p->exec_flags & PS_EXEC_PARENT_NET)
-		fd_fact_w(w, "parent_socket", &p->parent_sock);
+		record_fd_fact_w(w, "parent_socket", &p->parent_sock);
 }
 
 void record_process_w(const struct record_ctx *ctx, struct jw *w,

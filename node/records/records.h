@@ -111,6 +111,9 @@ enum proc_form {
 	PROC_SHORT, /* exec_id, pid, binary: the ends of a flow */
 };
 
+/* One descriptor as the kernel saw it at exec: {type, family, protocol,
+ * state, local, remote} (the process object's "stdio" members). */
+void record_fd_fact_w(struct jw *w, const char *key, const struct ps_fd_fact *x);
 /* The process object under key; its text is kept in p for next time. */
 void record_process_w(const struct record_ctx *ctx, struct jw *w,
 		      const char *key, struct proc *p, enum proc_form form);
@@ -130,6 +133,7 @@ struct conn_rec {
 	__u32 src_netns, dst_netns; /* local pods at either end, or 0 */
 	struct proc *proc;	/* the process that opened it, or NULL */
 	__u32 notice;		/* notices: enum ps_sock_flags */
+	__u64 exe;		/* notices: the caller's executable */
 	bool refused;		/* answered by RST, or failed */
 	/* flow records */
 	const char *state, *verdict;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
@@ -250,6 +251,19 @@ static int stat_parse(const char *stat, __u32 *ppid, unsigned long long *start)
 	return 0;
 }
 
+/* The kernel's identity of a process's executable (ps_exe_id: the
+ * kernel's device numbers are major << 20 | minor). */
+static __u64 exe_of_pid(__u32 pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	if (stat(path, &st))
+		return 0;
+	return ps_exe_id(st.st_ino, major(st.st_dev) << 20 | minor(st.st_dev));
+}
+
 static struct proc *proc_from_procfs(__u32 pid)
 {
 	char path[64], *st_line;
@@ -344,6 +358,7 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 			v.parent = p->parent;
 			v.netns_ino = p->netns_ino;
 			v.flags = PS_PROC_PROCFS;
+			v.exe = exe_of_pid(p->pid);
 			bpf_map_update_elem(procs_fd, &key, &v, BPF_NOEXIST);
 		}
 	}

@@ -148,6 +148,15 @@ done
 sleep 3
 daemon_stop
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# paired NAME: each round's NAME rate over the same round's bare rate:
+# "median (min-max)", steadier than a ratio of medians on a shared VM
+paired() {
+	local -n side=$1
+	local i
+	for i in "${!side[@]}"; do echo "${side[$i]} ${bare[$i]}"; done |
+		awk '{ print $1 / $2 }' | sort -n |
+		awk '{ a[NR] = $1 } END { printf "%.3f (%.3f-%.3f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
 read -r total named <<<"$(jq -r 'select(.type=="flow" and .flow.final and .flow.protocol=="tcp"
 	and (.flow.aggregate | not) and .flow.dst.port==7001) |
 	(.flow.src.process != null and .flow.dst.process != null)' "$T/export.json" |
@@ -157,9 +166,11 @@ notices=$(jq -s '[.[] | select(.type=="stats")] | last | .stats.sockets.notices 
 awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v a="$(median "${agg[@]}")" -v n="$N" -v r="$ROUNDS" \
 	-v t="$total" -v nm="$named" -v f="$folded" -v nt="$notices" -v by="$(median "${bytes[@]}")" \
 	-v bu="$(median "${bare_us[@]}")" -v wu="$(median "${with_us[@]}")" -v au="$(median "${agg_us[@]}")" \
-	-v spread="$(printf '%s\n' "${with[@]}" | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}')" 'BEGIN {
+	-v spread="$(printf '%s\n' "${with[@]}" | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {print lo "-" hi}')" \
+	-v pw="$(paired with)" -v pa="$(paired agg)" 'BEGIN {
 	printf "pod-to-pod connect/request/response/close: %d x %d rounds, median bare %.0f/s, with podsentryd %.0f/s (spread %s), aggregated %.0f/s\n", n, r, b, w, spread, a
 	printf "ratio with/bare: %.3f (target >= 0.85, goal 0.95); aggregated/bare: %.3f (target >= 0.95)\n", w / b, a / b
+	printf "paired (each round against its own bare run), median and spread: with/bare %s, aggregated/bare %s\n", pw, pa
 	printf "busy CPU per connection: median bare %d us, with podsentryd %d us (+%d), aggregated %d us (+%d)\n", bu, wu, wu - bu, au, au - bu
 	printf "JSON to the node export: %d B per connection (target <= 800)\n", by
 	printf "attribution: %d of %d final flow records name both processes (%.4f); %d connections folded into aggregates; %d notices in all\n", nm, t, t ? nm / t : 0, f, nt
