@@ -44,10 +44,10 @@ USER_HDRS := $(wildcard netlink/*.h cni/*.h cni/shared/*.h node/*/*.h) bpf/podse
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 
-PKG_LIBS  := libbpf libmnl json-c libelf zlib libcap-ng libseccomp
+PKG_LIBS  := libbpf libmnl json-c libelf zlib libcap-ng libseccomp libmicrohttpd
 USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-D_GNU_SOURCE -I$(BUILD) -I. -Ibpf $(EXTRA_CFLAGS)
-USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz -lcap-ng -lseccomp
+USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz -lcap-ng -lseccomp -lmicrohttpd
 
 # SAN=1: ASan + UBSan build of the user-space code in build/san
 ifeq ($(SAN),1)
@@ -115,7 +115,8 @@ $(BUILD)/version.h: VERSION $(sort $(BPF_OBJS)) FORCE | $(BUILD)
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
 		echo "  GEN      $@"; fi
 
-$(OUT)/obj/cni/shared/version.o: $(BUILD)/version.h
+$(OUT)/obj/cni/shared/version.o $(OUT)/obj/node/sinks/metrics.o \
+	$(BUILD)/fuzz/obj/node/sinks/metrics.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
