@@ -1040,6 +1040,7 @@ struct metrics *metrics_open(const char *addr, unsigned int max_pods)
 		return NULL;
 	}
 	m->max_pods = max_pods;
+	m->listen_fd = -1;
 	snprintf(m->addr, sizeof(m->addr), "%s", addr);
 	for (i = 0; i < FILL_MAPS; i++)
 		m->maps[i].fd = -1;
@@ -1066,6 +1067,7 @@ struct metrics *metrics_open(const char *addr, unsigned int max_pods)
 		metrics_free(m);
 		return NULL;
 	}
+	m->listen_fd = -1; /* MHD's now: MHD_stop_daemon closes it */
 	return m;
 }
 
@@ -1132,7 +1134,7 @@ void metrics_free(struct metrics *m)
 		return;
 	if (m->mhd)
 		MHD_stop_daemon(m->mhd);
-	if (m->listen_fd > 0)
+	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	if (m->rb_cons)
 		munmap(m->rb_cons, page);
