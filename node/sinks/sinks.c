@@ -8,6 +8,7 @@
 void sinks_write(struct sinks *s, const char *line, size_t len, __u32 netns_a,
 		 __u32 netns_b)
 {
+	metrics_record(s->metrics, line, len, netns_a, netns_b);
 	exporter_write_line(&s->out, line, len);
 	if (!s->podlog)
 		return;

@@ -2,7 +2,7 @@
 /*
  * Where finished record lines go: the node export, once, and the log of
  * every pod the record is about (a flow between two pods of the node is
- * in both pods' logs). Records are counted per type for the stats.
+ * in both pods' logs), and past the metrics, which count them.
  */
 #ifndef PS_NODE_SINKS_H
 #define PS_NODE_SINKS_H
@@ -12,12 +12,14 @@
 
 #include "node/records/records.h"
 #include "node/sinks/export.h"
+#include "node/sinks/metrics.h"
 #include "node/sinks/podlog.h"
 
 struct sinks {
 	struct exporter out;
 	struct podlog *podlog; /* NULL: no per-pod logs */
 	struct record_ctx *rc;
+	struct metrics *metrics; /* NULL: no --metrics */
 };
 
 /* One record line (no newline): to the export, and to the logs of the
