@@ -856,9 +856,13 @@ int persist_load(struct detect *d)
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	s = json_tokener_parse_ex(tok, text, (int)len);
 	if (!s || json_tokener_get_error(tok) != json_tokener_success) {
+		enum json_tokener_error je = json_tokener_get_error(tok);
+
+		/* byte numbers count from 1: the byte where it goes wrong */
 		det_fmt(c.msg, sizeof(c.msg), "not JSON: %s at byte %zu",
-			json_tokener_error_desc(json_tokener_get_error(tok)),
-			json_tokener_get_parse_end(tok));
+			je == json_tokener_continue ? "unexpected end of data"
+						    : json_tokener_error_desc(je),
+			json_tokener_get_parse_end(tok) + 1);
 		json_object_put(s);
 		s = NULL;
 	} else {
@@ -868,7 +872,7 @@ int persist_load(struct detect *d)
 			end++;
 		if (end < len) {
 			det_fmt(c.msg, sizeof(c.msg), "bytes after the state at byte %zu",
-				end);
+				end + 1);
 			json_object_put(s);
 			s = NULL;
 		}
