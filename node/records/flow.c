@@ -81,6 +81,16 @@ static void end_w(struct record_ctx *rc, struct jw *w, const char *key,
 		/* a forked child of the exec made the call */
 		if (e->tgid && e->tgid != v->proc[side]->pid)
 			jw_uint(w, "pid", e->tgid);
+	} else if (e->exec.pid && e->exec.ktime) {
+		char id[96];
+
+		/* an exec the daemon no longer knows (it exited while the
+		 * daemon was down): its id still names its process_exec */
+		exec_id_fmt(rc, &e->exec, id, sizeof(id));
+		jw_obj(w, "process");
+		jw_str(w, "exec_id", id);
+		jw_uint(w, "pid", e->exec.pid);
+		jw_obj_end(w);
 	}
 	if (v->holder[side])
 		record_process_w(rc, w, "holder", v->holder[side], PROC_SHORT);

@@ -147,9 +147,15 @@ void record_add_pod(const struct record_ctx *ctx, struct json_object *rec,
  * again: pods come and go far slower than flows end. */
 #define RECORD_CACHE_NS 250000000ULL
 
+static __u32 slot_gone_netns(const struct record_ctx *ctx, __u32 slot, __u64 now)
+{
+	return ctx->slot_gone[slot] && now - ctx->slot_gone_ns[slot] < RECORD_GRACE_NS
+		       ? ctx->slot_gone[slot] : 0;
+}
+
 __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
 {
-	__u32 key, next, *prev = NULL;
+	__u32 key, next, *prev = NULL, i;
 	struct ps_pod kp;
 	__u64 now;
 
@@ -165,19 +171,34 @@ __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot)
 		ctx->slot_checked[slot] = now;
 		return key;
 	}
+	if (key) { /* it left the slot */
+		ctx->slot_gone[slot] = key;
+		ctx->slot_gone_ns[slot] = now;
+		ctx->slot_netns[slot] = 0;
+	}
 	if (ctx->pods_map_fd < 0 || now - ctx->slot_scan_ns < 100000000ULL)
-		return 0;
+		return slot_gone_netns(ctx, slot, now);
 	ctx->slot_scan_ns = now;
+	/* what each slot had until now: the pod that leaves one stays
+	 * named for the grace period, unless another takes the slot */
+	for (i = 0; i < PS_MAX_PODS; i++)
+		if (ctx->slot_netns[i]) {
+			ctx->slot_gone[i] = ctx->slot_netns[i];
+			ctx->slot_gone_ns[i] = now;
+		}
 	memset(ctx->slot_netns, 0, sizeof(ctx->slot_netns));
 	while (!bpf_map_get_next_key(ctx->pods_map_fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (!bpf_map_lookup_elem(ctx->pods_map_fd, &key, &kp) &&
-		    kp.slot < PS_MAX_PODS)
+		    kp.slot < PS_MAX_PODS) {
 			ctx->slot_netns[kp.slot] = key;
+			ctx->slot_gone[kp.slot] = 0;
+		}
 	}
 	ctx->slot_checked[slot] = now;
-	return ctx->slot_netns[slot];
+	return ctx->slot_netns[slot] ? ctx->slot_netns[slot]
+				     : slot_gone_netns(ctx, slot, now);
 }
 
 __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
@@ -186,24 +207,33 @@ __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
 	size_t len = family == 2 ? 4 : 16;
 	__u32 slot, h = family, i, netns;
 	__u64 now = clock_boot_coarse_ns();
+	bool same;
 
 	if (ctx->pod_ip_fd < 0)
 		return 0;
 	for (i = 0; i < len; i++)
 		h = h * 31 + addr[i];
 	h &= sizeof(ctx->ip_cache) / sizeof(ctx->ip_cache[0]) - 1;
-	if (ctx->ip_cache[h].family == family &&
-	    !memcmp(ctx->ip_cache[h].addr, addr, len) &&
-	    now - ctx->ip_cache[h].checked < RECORD_CACHE_NS)
+	same = ctx->ip_cache[h].family == family &&
+	       !memcmp(ctx->ip_cache[h].addr, addr, len);
+	if (same && now - ctx->ip_cache[h].checked < RECORD_CACHE_NS)
 		return ctx->ip_cache[h].netns;
 	memcpy(k.addr, addr, len);
 	netns = bpf_map_lookup_elem(ctx->pod_ip_fd, &k, &slot) ? 0
 		: record_slot_netns(ctx, slot);
+	if (!netns && same && ctx->ip_cache[h].netns &&
+	    now - ctx->ip_cache[h].found < RECORD_GRACE_NS) {
+		/* the pod's address was unmapped at its DEL: still its own */
+		ctx->ip_cache[h].checked = now;
+		return ctx->ip_cache[h].netns;
+	}
 	ctx->ip_cache[h].family = family;
 	memset(ctx->ip_cache[h].addr, 0, sizeof(ctx->ip_cache[h].addr));
 	memcpy(ctx->ip_cache[h].addr, addr, len);
 	ctx->ip_cache[h].netns = netns;
 	ctx->ip_cache[h].checked = now;
+	if (netns)
+		ctx->ip_cache[h].found = now;
 	return netns;
 }
 

@@ -30,14 +30,23 @@ struct record_ctx {
 	__u32 slot_netns[PS_MAX_PODS]; /* slot -> netns, from pods map */
 	__u64 slot_checked[PS_MAX_PODS]; /* when that was last confirmed */
 	__u64 slot_scan_ns;	       /* last full scan of the pods map */
-	/* address -> netns of local pods, confirmed within RECORD_CACHE_NS */
+	/* the pod a slot had when last seen, for RECORD_GRACE_NS after it
+	 * left (records of its last flows still name it) */
+	__u32 slot_gone[PS_MAX_PODS];
+	__u64 slot_gone_ns[PS_MAX_PODS];
+	/* address -> netns of local pods, confirmed within RECORD_CACHE_NS;
+	 * found is when the kernel last had it (the grace after a DEL) */
 	struct {
 		__u32 family, netns;
 		__u8 addr[16];
-		__u64 checked;
+		__u64 checked, found;
 	} ip_cache[1024];
 	struct record_pod_text pod_text[RECORD_POD_TEXTS];
 };
+
+/* How long a pod that left (CNI DEL) is still named in records: the
+ * last packets, idle ends and sweeps of its flows come after its DEL. */
+#define RECORD_GRACE_NS (120ULL * 1000000000ULL)
 
 /* Recompute the boot-clock to wall-clock offset. */
 void record_clock_sync(struct record_ctx *ctx);

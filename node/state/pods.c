@@ -27,6 +27,9 @@
  * to the folder's mtime is re-read on the next miss regardless. */
 #define PODS_MTIME_SLACK_NS (50ULL * 1000 * 1000)
 
+#define PODS_GONE 64
+#define PODS_GRACE_NS (120ULL * 1000 * 1000 * 1000) /* RECORD_GRACE_NS */
+
 struct pods {
 	char *state_dir;
 	char *bpffs;
@@ -34,6 +37,12 @@ struct pods {
 	int n;
 	struct pod_info *old; /* the previous table: pointers handed out
 			       * before a reload stay valid one more reload */
+	/* pods whose state file went (CNI DEL), named for PODS_GRACE_NS:
+	 * records of their last flows come after the DEL. A ring: a
+	 * pointer handed out stays valid until PODS_GONE more pods go. */
+	struct pod_info gone[PODS_GONE];
+	unsigned long long gone_ns[PODS_GONE];
+	unsigned int ngone;
 	struct timespec mtime; /* of the state folder when tab was read */
 	bool have_mtime;
 	bool uncertain; /* read within PODS_MTIME_SLACK_NS of mtime */
@@ -89,6 +98,48 @@ static void info_from_state(struct pod_info *pi, const struct pod_state *st)
 	pi->slot = st->slot;
 }
 
+static const struct pod_info *tab_find(const struct pod_info *tab, int n,
+				       __u32 ino)
+{
+	struct pod_info key = { .netns_ino = ino };
+
+	return n ? bsearch(&key, tab, n, sizeof(*tab), info_cmp) : NULL;
+}
+
+/* The pods of the current table that the new one (tab, n) lacks. */
+static void pods_gone_note(struct pods *p, const struct pod_info *tab, int n)
+{
+	unsigned long long now = now_ns();
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		unsigned int slot = p->ngone++ % PODS_GONE;
+
+		if (tab_find(tab, n, p->tab[i].netns_ino)) {
+			p->ngone--;
+			continue;
+		}
+		p->gone[slot] = p->tab[i];
+		p->gone_ns[slot] = now;
+	}
+}
+
+/* A pod that went within the grace period, the latest for that netns. */
+static const struct pod_info *pods_gone_find(const struct pods *p, __u32 ino)
+{
+	unsigned long long now = now_ns(), best = 0;
+	const struct pod_info *pi = NULL;
+	unsigned int i;
+
+	for (i = 0; i < PODS_GONE && i < p->ngone; i++)
+		if (p->gone[i].netns_ino == ino && now - p->gone_ns[i] < PODS_GRACE_NS &&
+		    p->gone_ns[i] >= best) {
+			best = p->gone_ns[i];
+			pi = &p->gone[i];
+		}
+	return pi;
+}
+
 /* Read every state file into a new table. */
 static int pods_load(struct pods *p)
 {
@@ -127,6 +178,7 @@ static int pods_load(struct pods *p)
 		if (tab[i].netns_ino != tab[n - 1].netns_ino)
 			tab[n++] = tab[i];
 	free(all);
+	pods_gone_note(p, tab, n);
 	free(p->old);
 	p->old = p->tab;
 	p->tab = tab;
@@ -167,11 +219,7 @@ struct pods *pods_open(const char *state_dir, const char *bpffs, int *err)
 
 static const struct pod_info *pods_find(const struct pods *p, __u32 ino)
 {
-	struct pod_info key = { .netns_ino = ino };
-
-	if (!p->n)
-		return NULL;
-	return bsearch(&key, p->tab, p->n, sizeof(*p->tab), info_cmp);
+	return tab_find(p->tab, p->n, ino);
 }
 
 const struct pod_info *pods_by_netns(struct pods *p, __u32 netns_ino)
@@ -184,7 +232,7 @@ const struct pod_info *pods_by_netns(struct pods *p, __u32 netns_ino)
 	 * command changed it. */
 	if (pods_stale(p) && pods_load(p) == 0)
 		pi = pods_find(p, netns_ino);
-	return pi;
+	return pi ? pi : pods_gone_find(p, netns_ino);
 }
 
 /* ---- reconciliation ---- */

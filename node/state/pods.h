@@ -29,8 +29,9 @@ struct pods *pods_open(const char *state_dir, const char *bpffs, int *err);
  * programs to host veths that exist, register the pods in the maps,
  * remove state whose netns is gone. Returns the number of pods live. */
 int pods_reconcile(struct pods *p);
-/* The pod whose netns inode this is, or NULL. Re-reads the state folder
- * when the inode is unknown (rate-limited). */
+/* The pod whose netns inode this is (or was, for two minutes after its
+ * state file went: CNI DEL), or NULL. Re-reads the state folder when the
+ * inode is unknown (rate-limited). */
 const struct pod_info *pods_by_netns(struct pods *p, __u32 netns_ino);
 void pods_close(struct pods *p);
 

@@ -82,10 +82,10 @@ ip netns exec "$POD" /bin/sh -c 'exec /bin/sleep 0.05'
 reused=0
 for attempt in $(seq 1 20); do
 	echo $(( $(cat /proc/sys/kernel/ns_last_pid) )) > /dev/null
-	ip netns exec "$POD" /bin/sh -c 'echo $$ > '"$T/pid1"'; exit 0'
+	ip netns exec "$POD" /bin/sh -c 'echo $$ > '"$T/pid1"'; exit 3'
 	p=$(cat "$T/pid1")
 	echo $((p - 1)) > /proc/sys/kernel/ns_last_pid
-	ip netns exec "$POD" /bin/sh -c 'echo $$ > '"$T/pid2"'; exit 0'
+	ip netns exec "$POD" /bin/sh -c 'echo $$ > '"$T/pid2"'; exit 5'
 	if [ "$p" = "$(cat "$T/pid2")" ]; then reused=$p; break; fi
 done
 sleep 0.2
@@ -105,8 +105,22 @@ fi
 if [ "$reused" = 0 ]; then
 	fail pid-reuse "could not get the kernel to reuse a pid in 20 attempts"
 else
-	ids=$(jq -r --argjson p "$reused" 'select(.type=="process_exec" and .process.pid==$p and .process.binary=="/bin/sh") | .process.exec_id' "$out" | sort -u | wc -l)
-	[ "$ids" -ge 2 ] && ok pid-reuse || fail pid-reuse "pid $reused: $ids distinct exec ids"
+	# the two processes on one pid are told apart: each exec has its own
+	# id, its own parent (not the other: no exec without fork) and its
+	# own exit, with its own status
+	pr=$(jq -c --argjson p "$reused" 'select(.process.pid==$p and .process.binary=="/bin/sh" and
+		(.type=="process_exec" or .type=="process_exit")) |
+		[.type, .process.exec_id, .process.parent_exec_id, .exit_code]' "$out")
+	if jq -se '
+		[.[] | select(.[0]=="process_exec")] as $e | [.[] | select(.[0]=="process_exit")] as $x |
+		($e | length) == 2 and ($x | length) == 2 and $e[0][1] != $e[1][1] and
+		$e[1][2] != $e[0][1] and
+		([$x[] | select(.[1]==$e[0][1]) | .[3]] == [3]) and
+		([$x[] | select(.[1]==$e[1][1]) | .[3]] == [5])' <<<"$pr" >/dev/null; then
+		ok pid-reuse
+	else
+		fail pid-reuse "pid $reused: $(echo $pr)"
+	fi
 fi
 dups=$(jq -r 'select(.type=="process_exec") | .process.exec_id' "$out" | sort | uniq -d | wc -l)
 [ "$dups" = 0 ] && ok exec-ids-unique || fail exec-ids-unique "$dups duplicated exec ids"

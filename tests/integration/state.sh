@@ -41,6 +41,11 @@ broken bad-exec-id '{"version":2,"pods":{},"alerts":[],"processes":[{"exec_id":"
 broken bad-escape '{"version":2,"pods":{},"alerts":[],"processes":[{"exec_id":"n:5:2","parent":"n:1:1","netns":1,"binary":"a\\q","binary_escaped":true}]}' \
 	'processes[0].binary: flagged escaped but not in the escaped form'
 broken not-an-object '[1, 2]' '(top): not an object'
+# shapes that once crashed the daemon at every start
+broken version-only '{"version":1}' 'pods: missing'
+broken processes-a-number '{"version":1,"pods":{},"alerts":[],"processes":5}' 'processes: not an object'
+broken pods-an-array '{"version":1,"pods":[],"alerts":[],"processes":{}}' 'pods: not an object'
+broken alerts-an-object '{"version":1,"pods":{},"alerts":{"a":1},"processes":{}}' 'alerts: not an array'
 
 # --- what is not a file stops the daemon, untouched
 mkdir -p "$T/folder.json"
