@@ -11,12 +11,14 @@
 #include "node/sinks/podlog.h"
 
 #define PODLOG_OPEN_MAX 256
+#define PODLOG_HASH 1024 /* a power of two, > 2 * PODLOG_OPEN_MAX */
 /* bytes of an escaped name kept before it is cut (NAME_MAX is 255) */
 #define PODLOG_NAME_KEEP 200
 #define PODLOG_NAME_MAX (PODLOG_NAME_KEEP + 18)
 
 struct podlog_file {
 	__u32 netns;
+	unsigned long long used; /* when it was last written (a tick) */
 	struct lines out; /* fd -1: not open (yet, or it failed) */
 };
 
@@ -25,6 +27,8 @@ struct podlog {
 	const struct record_ctx *rc;
 	struct podlog_file files[PODLOG_OPEN_MAX];
 	int n;
+	short at[PODLOG_HASH]; /* netns -> index in files + 1 (0: empty) */
+	unsigned long long tick;
 	struct sink_counters gone; /* of files no longer in the table */
 	struct lines_episode ep;
 };
@@ -140,7 +144,26 @@ static void counters_add(struct sink_counters *to, const struct sink_counters *c
 	to->dropped_bytes += c->dropped_bytes;
 }
 
-/* Make room in the table: files with nothing left to tell go first. */
+static unsigned int hash_of(__u32 netns)
+{
+	return (netns * 2654435761u) & (PODLOG_HASH - 1);
+}
+
+static void index_rebuild(struct podlog *pl)
+{
+	int i;
+
+	memset(pl->at, 0, sizeof(pl->at));
+	for (i = 0; i < pl->n; i++) {
+		unsigned int h = hash_of(pl->files[i].netns);
+
+		while (pl->at[h])
+			h = (h + 1) & (PODLOG_HASH - 1);
+		pl->at[h] = i + 1;
+	}
+}
+
+/* Files with nothing left to tell leave the table (all: every file). */
 static void table_trim(struct podlog *pl, bool all)
 {
 	int i, m = 0;
@@ -156,24 +179,54 @@ static void table_trim(struct podlog *pl, bool all)
 		lines_close(&f->out);
 	}
 	pl->n = m;
+	index_rebuild(pl);
+}
+
+/* Make room in the table for one more: the least recently written file
+ * with nothing left to tell goes (or, when every one owes a lost record,
+ * the least recently written). */
+static void table_evict(struct podlog *pl)
+{
+	int i, lru = -1, any = 0;
+
+	for (i = 0; i < pl->n; i++) {
+		const struct podlog_file *f = &pl->files[i];
+
+		if (f->used < pl->files[any].used)
+			any = i;
+		if (!f->out.unreported && !lines_pending(&f->out) &&
+		    (lru < 0 || f->used < pl->files[lru].used))
+			lru = i;
+	}
+	if (lru < 0)
+		lru = any;
+	counters_add(&pl->gone, &pl->files[lru].out.c);
+	lines_close(&pl->files[lru].out);
+	pl->files[lru] = pl->files[--pl->n];
+	index_rebuild(pl);
 }
 
 static struct podlog_file *file_get(struct podlog *pl, __u32 netns)
 {
+	unsigned int h = hash_of(netns);
 	struct podlog_file *f;
-	int i;
 
-	for (i = 0; i < pl->n; i++)
-		if (pl->files[i].netns == netns)
-			return &pl->files[i];
+	for (; pl->at[h]; h = (h + 1) & (PODLOG_HASH - 1))
+		if (pl->files[pl->at[h] - 1].netns == netns) {
+			f = &pl->files[pl->at[h] - 1];
+			f->used = ++pl->tick;
+			return f;
+		}
 	if (pl->n == PODLOG_OPEN_MAX) {
 		podlog_flush(pl);
-		table_trim(pl, false);
-		if (pl->n == PODLOG_OPEN_MAX)
-			table_trim(pl, true);
+		table_evict(pl);
+		for (h = hash_of(netns); pl->at[h]; h = (h + 1) & (PODLOG_HASH - 1))
+			;
 	}
 	f = &pl->files[pl->n++];
+	pl->at[h] = pl->n;
 	f->netns = netns;
+	f->used = ++pl->tick;
 	lines_init(&f->out, -1);
 	return f;
 }
