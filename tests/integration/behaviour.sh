@@ -97,11 +97,15 @@ socketserver.ThreadingTCPServer.allow_reuse_address = True
 socketserver.ThreadingTCPServer(("0.0.0.0", 8000), Echo).serve_forever()
 EOF
 run pyserv "exec $PY $T/pyserv.py"
+# clients that retry, as real ones do: the server may not listen yet
 client_py="import socket, time
 while True:
-    for i in range(5):
-        s = socket.create_connection(('${IP[pyserv]}', 8000), timeout=2)
-        s.sendall(b'ping\n'); s.recv(16); s.close()
+    try:
+        for i in range(5):
+            s = socket.create_connection(('${IP[pyserv]}', 8000), timeout=2)
+            s.sendall(b'ping\n'); s.recv(16); s.close()
+    except OSError:
+        pass
     time.sleep(0.3)"
 run cl1 "exec $PY -c \"$client_py\""
 run cl2 "exec $PY -c \"$client_py\""
