@@ -65,11 +65,12 @@ ip netns exec "$NB" bash -c "while :; do busybox nc -l -p 5301 </dev/null >/dev/
 SERVER=$!
 wait_for 5 sh -c "ip netns exec $NB ss -ltn | grep -q :5301" || { fail setup "server"; exit 1; }
 
-# scenario TAG EXPORT ALERTS PODLOG FLOWS: sh (with TAG in its argv)
-# runs busybox nc, which connects (and is an alert); waits for sh's
-# records, FLOWS final flows and an alert
+# scenario TAG EXPORT ALERTS PODLOG FLOWS WAIT: sh (with TAG in its argv)
+# runs busybox nc -w WAIT, which connects (and is an alert: one per pod
+# and command line, so each scenario's differs); waits for sh's records,
+# FLOWS final flows and an alert
 scenario() {
-	ip netns exec "$NA" sh -c "busybox nc -w 1 $IPB 5301 </dev/null >/dev/null 2>&1; true" "$1"
+	ip netns exec "$NA" sh -c "busybox nc -w $6 $IPB 5301 </dev/null >/dev/null 2>&1; true" "$1"
 	wait_for 10 sh -c "grep -q '\"$1\"' $2 && [ \$(grep -c '\"type\":\"flow\".*\"final\":true' $2) -ge $5 ] &&
 		grep -q '\"type\":\"alert\"' $3"
 	sleep 1.2
@@ -83,7 +84,7 @@ has_all() { # TAG FILE
 	r=$(records_of "$1" "$2")
 	[[ $r == *flow* && $r == *process_exec* && $r == *process_exit* ]]
 }
-scenario one "$OUT/export.json" "$OUT/alerts.json" "$T/logs/pods/shop/client.log" 1
+scenario one "$OUT/export.json" "$OUT/alerts.json" "$T/logs/pods/shop/client.log" 1 1
 LOGF=$T/logs/pods/shop/client.log
 dropped && has_all one "$OUT/export.json" && has_all one "$LOGF" && [ -s "$OUT/alerts.json" ] &&
 	ok run/records-under-filter ||
@@ -103,7 +104,7 @@ mv "$OUT/alerts.json" "$OUT/alerts.json.1"
 mv "$LOGF" "$LOGF.1"
 kill -HUP "$DAEMON_PID"
 sleep 0.5
-scenario two "$OUT/export.json" "$OUT/alerts.json" "$LOGF" 1
+scenario two "$OUT/export.json" "$OUT/alerts.json" "$LOGF" 1 2
 has_all two "$OUT/export.json" && has_all two "$LOGF" && [ -s "$OUT/alerts.json" ] &&
 	! grep -q '"two"' "$OUT/export.json.1" &&
 	[ "$(mode "$OUT/export.json")$(mode "$OUT/alerts.json")$(mode "$LOGF")" = 640640640 ] &&
