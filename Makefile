@@ -121,7 +121,8 @@ $(BUILD)/version.h: VERSION $(sort $(BPF_OBJS)) FORCE | $(BUILD)
 		echo "  GEN      $@"; fi
 
 $(OUT)/obj/cni/shared/version.o $(OUT)/obj/node/sinks/metrics.o \
-	$(BUILD)/fuzz/obj/node/sinks/metrics.o: $(BUILD)/version.h
+	$(OUT)/obj/node/sinks/api.o $(BUILD)/fuzz/obj/node/sinks/metrics.o \
+	$(BUILD)/fuzz/obj/node/sinks/api.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
