@@ -153,6 +153,6 @@ echo "       pod logs $T/logs/demo/{web,attacker,elastic}.log, daemon log $T/pod
 echo "       learned baseline and open alerts $T/detect-state.json"
 [ -n "$ok" ] || { echo "demo: no lateral-movement alert" >&2; exit 1; }
 echo
-"$B/podsentry-report" --file "$T/events.json" -o "$T/report.html" ||
+"$B/podsentry" report --file "$T/events.json" -o "$T/report.html" ||
 	{ echo "demo: the report was not written" >&2; exit 1; }
 echo "Report (service map, the alert's chain and timeline): $T/report.html"
