@@ -60,7 +60,7 @@ JSON
 echo "== podsentryd (bpffs $BPFFS, config $T/config.json)"
 "$B/podsentryd" --bpffs "$BPFFS" --state-dir "$STATE" --node-name demo-node \
 	--export "$T/events.json" --log-dir "$T/logs" --alerts "$T/alerts.json" \
-	--state-file "$T/detect-state.json" --config "$T/config.json" \
+	--state-file "$T/detect-state.json" --config "$T/config.json" --socket "$T/podsentryd.sock" \
 	--flow-idle 6 --flow-update 1 2>"$T/podsentryd.log" &
 DPID=$!
 for _ in $(seq 200); do

@@ -516,6 +516,20 @@ static void str_member(struct json_object *req, const char *key, const char *v)
 	json_object_object_add(req, key, json_object_new_string(v));
 }
 
+/* "flow,alert": names of lower-case letters and '_' */
+static bool types_ok(const char *s)
+{
+	size_t n;
+
+	do {
+		n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+		if (!n || (s[n] && s[n] != ','))
+			return false;
+		s += n;
+	} while (*s++);
+	return true;
+}
+
 static int cmd_observe(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -550,7 +564,12 @@ static int cmd_observe(int argc, char **argv)
 					  optarg);
 			str_member(ob.req, "since", optarg);
 			break;
-		case 't': str_member(ob.req, "types", optarg); break;
+		case 't':
+			if (!types_ok(optarg))
+				die_usage("--type: \"%s\" is not a comma-separated list of record types",
+					  optarg);
+			str_member(ob.req, "types", optarg);
+			break;
 		case 'n': str_member(ob.req, "namespace", optarg); break;
 		case 'p': str_member(ob.req, "pod", optarg); break;
 		case 'P': str_member(ob.req, "process", optarg); break;
