@@ -127,6 +127,9 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 sleep 1.5 # the last flows end (idle 2 s, linger)
+echo
+echo "== podsentry alerts (what the daemon holds open)"
+"$B/podsentry" --socket "$T/podsentryd.sock" alerts --color never | sed 's/^/   /'
 kill -TERM $DPID; wait $DPID; DPID=
 
 echo
