@@ -73,7 +73,7 @@ struct detect_alert_view {
 	__u64 first_ns, last_ns; /* boot clock */
 	__u32 netns;
 };
-/* Every open alert, the most recent first. */
+/* Every open alert. */
 void detect_alerts_each(struct detect *d,
 			void (*fn)(void *arg, const struct detect_alert_view *a),
 			void *arg);
