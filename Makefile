@@ -41,8 +41,10 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 SHARED_SRCS := $(wildcard netlink/*.c cni/shared/*.c)
 CNI_SRCS  := $(filter-out cni/main.c,$(wildcard cni/*.c))
 NODE_SRCS := $(filter-out node/client/%,$(wildcard node/*/*.c))
-# podsentry report: the page and its graphs (Graphviz)
-REPORT_OBJS = $(OUT)/obj/node/client/report.o
+# podsentry, the command-line client: its commands, the record filters
+# it shares with the daemon, report (the page and its graphs: Graphviz)
+CLIENT_OBJS = $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard node/client/*.c)) \
+	$(OUT)/obj/node/records/match.o $(OUT)/obj/cni/shared/version.o
 GV_LDLIBS := -lgvc -lcgraph -lcdt
 USER_HDRS := $(wildcard netlink/*.h cni/*.h cni/shared/*.h node/*/*.h) bpf/podsentry.h
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
@@ -70,7 +72,7 @@ LIBS      := $(NODE_LIB) $(CNI_LIB) $(SHARED_LIB)
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRCS))
 PROGS     := $(OUT)/podsentryd $(if $(wildcard cni/main.c),$(OUT)/podsentry-cni) \
-	$(OUT)/podsentry-report
+	$(OUT)/podsentry
 
 .PHONY: all deps check demo bench install clean san tests image FORCE fuzz \
 	fuzz-build
@@ -121,7 +123,8 @@ $(BUILD)/version.h: VERSION $(sort $(BPF_OBJS)) FORCE | $(BUILD)
 		echo "  GEN      $@"; fi
 
 $(OUT)/obj/cni/shared/version.o $(OUT)/obj/node/sinks/metrics.o \
-	$(BUILD)/fuzz/obj/node/sinks/metrics.o: $(BUILD)/version.h
+	$(OUT)/obj/node/sinks/api.o $(BUILD)/fuzz/obj/node/sinks/metrics.o \
+	$(BUILD)/fuzz/obj/node/sinks/api.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
@@ -149,10 +152,9 @@ $(OUT)/podsentryd: $(OUT)/obj/node/main.o $(NODE_LIB) $(SHARED_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
-# `podsentry report` on its own until the client dispatches to report_main
-$(OUT)/podsentry-report: $(OUT)/obj/node/client/report_tool.o $(REPORT_OBJS)
+$(OUT)/podsentry: $(CLIENT_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljson-c $(GV_LDLIBS)
+	$(Q)$(CC) $(USER_LDFLAGS) -o $@ $^ -ljson-c -lm $(GV_LDLIBS)
 
 $(OUT)/podsentry-cni: $(OUT)/obj/cni/main.o $(CNI_LIB) $(SHARED_LIB)
 	$(call msg,LINK,$@)
@@ -177,7 +179,8 @@ $(BUILD):
 IMAGE_TAG ?= localhost/podsentry:$(shell cat VERSION)
 IMAGE_CONTEXT ?= $(BUILD)/image
 image:
-	$(Q)$(MAKE) --no-print-directory SAN= $(BUILD)/podsentryd $(BUILD)/podsentry-cni
+	$(Q)$(MAKE) --no-print-directory SAN= $(BUILD)/podsentryd $(BUILD)/podsentry-cni \
+		$(BUILD)/podsentry
 	$(Q)deploy/image/build.sh $(BUILD) $(IMAGE_TAG) $(IMAGE_CONTEXT)
 
 # ---- fuzzing (libFuzzer, clang) ----
@@ -230,7 +233,9 @@ $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(CNI_BIN_DIR) \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/podsentryd $(DESTDIR)$(PREFIX)/sbin/podsentryd
+	install -m 0755 $(BUILD)/podsentry $(DESTDIR)$(PREFIX)/bin/podsentry
 	if [ -x $(BUILD)/podsentry-cni ]; then install -m 0755 \
 		$(BUILD)/podsentry-cni $(DESTDIR)$(CNI_BIN_DIR)/podsentry-cni; fi
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' deploy/podsentryd.service > \

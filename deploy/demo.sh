@@ -60,7 +60,7 @@ JSON
 echo "== podsentryd (bpffs $BPFFS, config $T/config.json)"
 "$B/podsentryd" --bpffs "$BPFFS" --state-dir "$STATE" --node-name demo-node \
 	--export "$T/events.json" --log-dir "$T/logs" --alerts "$T/alerts.json" \
-	--state-file "$T/detect-state.json" --config "$T/config.json" \
+	--state-file "$T/detect-state.json" --config "$T/config.json" --socket "$T/podsentryd.sock" \
 	--flow-idle 6 --flow-update 1 2>"$T/podsentryd.log" &
 DPID=$!
 for _ in $(seq 200); do
@@ -127,6 +127,9 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 sleep 1.5 # the last flows end (idle 2 s, linger)
+echo
+echo "== podsentry alerts (what the daemon holds open)"
+"$B/podsentry" --socket "$T/podsentryd.sock" alerts --color never | sed 's/^/   /'
 kill -TERM $DPID; wait $DPID; DPID=
 
 echo
@@ -153,6 +156,6 @@ echo "       pod logs $T/logs/demo/{web,attacker,elastic}.log, daemon log $T/pod
 echo "       learned baseline and open alerts $T/detect-state.json"
 [ -n "$ok" ] || { echo "demo: no lateral-movement alert" >&2; exit 1; }
 echo
-"$B/podsentry-report" --file "$T/events.json" -o "$T/report.html" ||
+"$B/podsentry" report --file "$T/events.json" -o "$T/report.html" ||
 	{ echo "demo: the report was not written" >&2; exit 1; }
 echo "Report (service map, the alert's chain and timeline): $T/report.html"

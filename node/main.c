@@ -29,6 +29,7 @@
 #include "node/records/process.h"
 #include "node/records/records.h"
 #include "node/records/stats.h"
+#include "node/sinks/api.h"
 #include "node/sinks/metrics.h"
 #include "node/sinks/sinks.h"
 #include "node/state/flows.h"
@@ -76,6 +77,8 @@ static const char usage_text[] =
 "                     (IPv6: [ADDR]:PORT; default: off)\n"
 "  --metrics-pods N   at most N pods named in the metrics' labels, the\n"
 "                     others counted as pod=\"_other\" (default 512)\n"
+"  --socket PATH      the local API for podsentry (default\n"
+"                     " API_SOCKET_DEFAULT "; mode 0600)\n"
 "  --keep-pins        leave maps and programs pinned at exit\n"
 "  --seccomp MODE     enforce (default): system calls off the allow-list\n"
 "                     fail with EPERM and are logged by the kernel; log:\n"
@@ -100,6 +103,7 @@ struct options {
 	const char *log_dir;
 	const char *config, *alerts, *state_file;
 	const char *metrics; /* ADDR:PORT, NULL: off */
+	const char *socket;  /* the local API */
 	unsigned int metrics_pods;
 	__u64 flow_update_ns;
 	__u64 flow_idle_ns;
@@ -119,6 +123,7 @@ struct daemon {
 	struct sinks sinks;
 	struct det_config cfg;
 	struct metrics *metrics;
+	struct api *api;
 	struct detect *detect;
 	struct flow_table *flows;
 	struct sockets *sockets;
@@ -264,6 +269,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "seccomp", required_argument, NULL, 'P' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "metrics-pods", required_argument, NULL, 'N' },
+		{ "socket", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -275,6 +281,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->state_dir = PS_STATE_DIR_DEFAULT;
 	o->export = "-";
 	o->state_file = DETECT_STATE_DEFAULT;
+	o->socket = API_SOCKET_DEFAULT;
 	o->scope = PS_SCOPE_PODS;
 	o->flow_update_ns = 30ULL * 1000000000ULL;
 	o->flow_idle_ns = 60ULL * 1000000000ULL;
@@ -294,6 +301,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		case 'C': o->config = optarg; break;
 		case 'A': o->alerts = optarg; break;
 		case 'T': o->state_file = optarg; break;
+		case 'O': o->socket = optarg; break;
 		case 'm':
 		case 'N':
 			if (metrics_option(o, c, optarg))
@@ -591,13 +599,14 @@ static void tick(struct daemon *d)
 	sockets_tick(d->sockets, now);
 	proc_cache_reap(d->procs, now);
 	detect_tick(d->detect);
+	api_tick(d->api);
 	stats_report(d, now, false);
 }
 
 static int run(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	int ep = -1, sfd = -1, tfd = -1, rbfd, mfd, err = 0;
+	int ep = -1, sfd = -1, tfd = -1, rbfd, mfd, afd, err = 0;
 	sigset_t mask;
 	bool stop = false;
 
@@ -611,9 +620,10 @@ static int run(struct daemon *d)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	rbfd = ring_buffer__epoll_fd(d->rb);
 	mfd = metrics_fd(d->metrics);
+	afd = api_fd(d->api);
 	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) ||
 	    fd_add(ep, sfd) || fd_add(ep, tfd) || fd_add(ep, rbfd) ||
-	    (mfd >= 0 && fd_add(ep, mfd))) {
+	    (mfd >= 0 && fd_add(ep, mfd)) || (afd >= 0 && fd_add(ep, afd))) {
 		err = -errno;
 		fprintf(stderr, "podsentryd: event loop setup: %s\n", strerror(errno));
 		goto out;
@@ -622,8 +632,8 @@ static int run(struct daemon *d)
 		d->opt.bpffs, d->opt.scope == PS_SCOPE_ALL ? "all" : "pods", d->node);
 
 	while (!stop) {
-		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, PS_RB_POLL_MS), i;
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, PS_RB_POLL_MS), i;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -640,6 +650,8 @@ static int run(struct daemon *d)
 				ring_buffer__consume(d->rb);
 			} else if (fd == mfd) {
 				metrics_run(d->metrics);
+			} else if (fd == afd) {
+				api_run(d->api);
 			} else if (fd == tfd) {
 				__u64 ticks;
 
@@ -818,6 +830,12 @@ static int stages_start(struct daemon *d)
 		.podlog = d->sinks.podlog, .drops = d->drops_seen,
 		.unwritten = &d->unwritten, .state_dir = d->opt.state_dir,
 	});
+	api_sources(d->api, &(struct api_src){
+		.rc = &d->rc, .loader = &d->loader, .pods = d->pods,
+		.detect = d->detect, .flows = d->flows, .out = &d->sinks.out,
+		.podlog = d->sinks.podlog, .drops = d->drops_seen,
+		.unwritten = &d->unwritten,
+	});
 	/* everything is loaded, attached and read: what runs from here on
 	 * needs no capability but, on older kernels, CAP_BPF */
 	return privs_drop(d->opt.seccomp, d->drops_fd);
@@ -855,6 +873,12 @@ int main(int argc, char **argv)
 	err = loader_lock(&d.loader, d.opt.bpffs);
 	if (err)
 		goto out;
+	/* after the lock: a second daemon on these pins stops there */
+	d.api = d.sinks.api = api_open(d.opt.socket);
+	if (!d.api) {
+		err = -EADDRINUSE;
+		goto out;
+	}
 	d.loader.keep_pins = d.opt.keep_pins;
 	lo = (struct loader_opts){
 		.scope = d.opt.scope,
@@ -874,6 +898,8 @@ int main(int argc, char **argv)
 out:
 	d.sinks.metrics = NULL;
 	metrics_free(d.metrics);
+	d.sinks.api = NULL;
+	api_free(d.api);
 	ring_buffer__free(d.rb);
 	detect_free(d.detect);
 	sockets_free(d.sockets);

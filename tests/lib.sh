@@ -18,6 +18,7 @@ BPFFS=$PS_TEST_BPFFS
 B=$PS_BUILD
 PODSENTRYD=${PODSENTRYD:-$B/podsentryd}
 PODSENTRY_CNI=${PODSENTRY_CNI:-$B/podsentry-cni}
+PODSENTRY=${PODSENTRY:-$B/podsentry}
 mkdir -p "$T"
 # a test that ends early does not leave its daemon running
 trap '[ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null' EXIT
@@ -50,16 +51,19 @@ netns_add() {
 netns_ino() { stat -L -c %i "/run/netns/$1"; }
 
 # daemon_start [ARGS...]: start podsentryd on $BPFFS exporting to
-# $T/export.json (unless --export is given); waits until it is ready.
+# $T/export.json (unless --export is given), its API on $T/api.sock
+# (unless --socket is given); waits until it is ready.
 # Sets DAEMON_PID; the daemon's stderr goes to $T/daemon.log.
 daemon_start() {
 	local export=(--export "$T/export.json") state=(--state-file "$T/detect-state.json") a ready
+	local sock=(--socket "$T/api.sock")
 	for a in "$@"; do
 		[ "$a" = --export ] && export=()
 		[ "$a" = --state-file ] && state=()
+		[ "$a" = --socket ] && sock=()
 	done
 	ready=$(grep -c 'podsentryd: ready' "$T/daemon.log" 2>/dev/null)
-	"$PODSENTRYD" --bpffs "$BPFFS" "${export[@]}" "${state[@]}" "$@" 2>>"$T/daemon.log" \
+	"$PODSENTRYD" --bpffs "$BPFFS" "${export[@]}" "${state[@]}" "${sock[@]}" "$@" 2>>"$T/daemon.log" \
 		>>"$T/daemon.stdout" &
 	DAEMON_PID=$!
 	if ! _daemon_wait_ready "${ready:-0}"; then

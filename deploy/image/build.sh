@@ -10,8 +10,10 @@
 # BUILD/image); it is emptied first.
 #
 # Layout:
-#   /usr/bin/podsentryd, /usr/bin/podsentry (when BUILD has it),
+#   /usr/bin/podsentryd, /usr/bin/podsentry,
 #   /usr/bin/podsentry-cni             the daemon, the client, the plugin
+#   /usr/lib/ARCH/graphviz/            the Graphviz plugins podsentry report
+#                                      lays out and draws with
 #   /opt/podsentry/install-cni.sh      deploy/cni/install-cni.sh
 #   /opt/podsentry/cni/                podsentry-cni with its libraries and
 #                                      ELF loader (install-cni.sh --bundle):
@@ -58,8 +60,18 @@ ln -s ../run "$R/var/run"
 cp "$HERE/Containerfile" "$CTX/"
 
 put "$BUILD/podsentryd" /usr/bin/podsentryd
-[ -x "$BUILD/podsentry" ] && put "$BUILD/podsentry" /usr/bin/podsentry
+[ -x "$BUILD/podsentry" ] || die "$BUILD/podsentry: missing (run make first)"
+put "$BUILD/podsentry" /usr/bin/podsentry
 put "$BUILD/podsentry-cni" /usr/bin/podsentry-cni
+# podsentry report: Graphviz loads its layout and SVG plugins, listed in
+# its config file, from its library folder's graphviz/
+for gv in /usr/lib/*/graphviz; do
+	[ -f "$gv/config6a" ] || continue
+	install -D -m 0644 "$gv/config6a" "$R$gv/config6a"
+	for p in "$gv"/libgvplugin_core.so.? "$gv"/libgvplugin_dot_layout.so.?; do
+		[ -e "$p" ] && put "$(readlink -f "$p")" "$p"
+	done
+done
 
 # the plugin as the node runs it: next to its libraries and loader, run as
 # "ld.so --library-path DIR DIR/podsentry-cni" by install-cni.sh's launcher

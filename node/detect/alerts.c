@@ -178,3 +178,24 @@ void alerts_free(struct detect *d)
 		free(a);
 	}
 }
+
+void detect_alerts_each(struct detect *d,
+			void (*fn)(void *arg, const struct detect_alert_view *a),
+			void *arg)
+{
+	const struct dalert *a;
+
+	if (!d)
+		return;
+	for (a = d->alerts; a; a = a->next) {
+		struct detect_alert_view v = {
+			.id = a->id, .rule = det_rule_names[a->rule],
+			.severity = d->cfg->rule[a->rule].severity, .pod = a->pod,
+			.target = a->target, .count = a->count,
+			.first_ns = a->first_ns, .last_ns = a->last_ns,
+			.netns = a->netns,
+		};
+
+		fn(arg, &v);
+	}
+}

@@ -65,6 +65,18 @@ void detect_tick(struct detect *d);
 /* Reopen the alerts file (SIGHUP). */
 void detect_reopen(struct detect *d);
 const struct detect_counters *detect_counters(struct detect *d);
+
+/* An open alert, as detection keeps it (its record has the rest). */
+struct detect_alert_view {
+	const char *id, *rule, *severity, *pod, *target; /* pod: "ns/name" */
+	unsigned int count;
+	__u64 first_ns, last_ns; /* boot clock */
+	__u32 netns;
+};
+/* Every open alert. */
+void detect_alerts_each(struct detect *d,
+			void (*fn)(void *arg, const struct detect_alert_view *a),
+			void *arg);
 /* Saves the state file and frees everything. */
 void detect_free(struct detect *d);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -183,6 +184,18 @@ static void pins_remove_obsolete(const char *dir)
 	}
 }
 
+/* The program attached as sock_links[i]. */
+static struct bpf_program *sock_link_prog(struct loader *l, int i)
+{
+	struct bpf_program *cg[LOADER_SOCK_LINKS] = {
+		l->sock->progs.ps_sendmsg4, l->sock->progs.ps_sendmsg6,
+		l->sock->progs.ps_bind4,    l->sock->progs.ps_bind6,
+		l->sock->progs.ps_sock_release,
+	};
+
+	return i < LOADER_SOCK_LINKS ? cg[i] : NULL;
+}
+
 /* Flow-process correlation: the socket hooks, sharing the pinned maps;
  * the cgroup programs on the cgroup v2 root see every process. */
 static int sock_start(struct loader *l, const struct loader_opts *o)
@@ -213,11 +226,8 @@ static int sock_start(struct loader *l, const struct loader_opts *o)
 			strerror(-err));
 		return err;
 	}
-	cg[0] = l->sock->progs.ps_sendmsg4;
-	cg[1] = l->sock->progs.ps_sendmsg6;
-	cg[2] = l->sock->progs.ps_bind4;
-	cg[3] = l->sock->progs.ps_bind6;
-	cg[4] = l->sock->progs.ps_sock_release;
+	for (i = 0; i < LOADER_SOCK_LINKS; i++)
+		cg[i] = sock_link_prog(l, i);
 	for (i = 0; i < LOADER_SOCK_LINKS; i++) {
 		l->sock_links[i] = bpf_program__attach_cgroup(cg[i], l->cgroup_fd);
 		if (!l->sock_links[i]) {
@@ -302,6 +312,153 @@ int loader_map_fd(struct loader *l, const char *name)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
+long long loader_map_entries(int fd, __u32 *max_entries)
+{
+	const __u32 chunk = 1024;
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	long long n = 0;
+	__u64 in = 0, out = 0;
+	void *keys, *vals, *k, *next;
+	bool first = true;
+	size_t vsz;
+	__u32 count;
+	int err;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -1;
+	*max_entries = info.max_entries;
+	vsz = info.value_size;
+	if (info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+	    info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		vsz = ((vsz + 7) & ~7UL) * libbpf_num_possible_cpus();
+	keys = malloc((size_t)info.key_size * chunk);
+	vals = malloc(vsz * chunk);
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -1;
+	}
+	for (;;) {
+		DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals,
+					   &count, &o);
+		if (err && err != -ENOENT)
+			break;
+		n += count;
+		if (err == -ENOENT)
+			goto done;
+		in = out;
+		first = false;
+	}
+	/* no batch here (or a bucket larger than a chunk): one by one */
+	n = 0;
+	k = keys;
+	next = (char *)keys + info.key_size;
+	err = bpf_map_get_next_key(fd, NULL, next);
+	while (!err && n <= info.max_entries) {
+		n++;
+		memcpy(k, next, info.key_size);
+		err = bpf_map_get_next_key(fd, k, next);
+	}
+	if (err && errno != ENOENT)
+		n = -1;
+done:
+	free(keys);
+	free(vals);
+	return n;
+}
+
+int loader_ringbuf_use(struct loader *l, unsigned long *used, __u32 *size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	unsigned long cons, prod;
+	int fd = l->proc ? loader_map_fd(l, PS_PIN_EVENTS) : -ENOENT, i;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	/* the consumer position page, then the producer's (read-only) */
+	for (i = 0; i < 2; i++) {
+		if (l->rb_pos[i])
+			continue;
+		l->rb_pos[i] = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, i * page);
+		if (l->rb_pos[i] == MAP_FAILED) {
+			l->rb_pos[i] = NULL;
+			return -errno;
+		}
+	}
+	cons = __atomic_load_n((unsigned long *)l->rb_pos[0], __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n((unsigned long *)l->rb_pos[1], __ATOMIC_ACQUIRE);
+	*used = prod >= cons ? prod - cons : 0;
+	*size = info.max_entries;
+	return 0;
+}
+
+static bool link_alive(struct bpf_link *link)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = link ? bpf_link__fd(link) : -1;
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len);
+}
+
+static bool pinned(struct loader *l, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", l->dir, name);
+	return !access(path, F_OK);
+}
+
+int loader_programs(struct loader *l, struct loader_prog *out, int max)
+{
+	const struct bpf_object_skeleton *sk[2] = {
+		l->proc ? l->proc->skeleton : NULL, l->sock ? l->sock->skeleton : NULL,
+	};
+	int n = 0, i, j, c;
+
+	for (i = 0; i < 2; i++) {
+		if (!sk[i])
+			continue;
+		for (j = 0; j < sk[i]->prog_cnt && n < max; j++) {
+			const struct bpf_prog_skeleton *ps = (const void *)
+				((const char *)sk[i]->progs + (size_t)j * sk[i]->prog_skel_sz);
+			struct bpf_program *prog = *ps->prog;
+			struct bpf_link *link = *ps->link;
+
+			const char *sec = bpf_program__section_name(prog);
+
+			out[n].name = ps->name;
+			out[n].kind = "tracepoint";
+			if (sec && !strncmp(sec, "cgroup/", 7)) {
+				/* attached by hand to the cgroup v2 root */
+				out[n].kind = "cgroup";
+				link = NULL;
+				for (c = 0; c < LOADER_SOCK_LINKS; c++)
+					if (sock_link_prog(l, c) == prog)
+						link = l->sock_links[c];
+			}
+			out[n++].ok = link_alive(link);
+		}
+	}
+	if (l->flow && n + 3 <= max) {
+		out[n++] = (struct loader_prog){ "tc_ingress", "tc",
+						 pinned(l, PS_PIN_PROG_TC_INGRESS) };
+		out[n++] = (struct loader_prog){ "tc_egress", "tc",
+						 pinned(l, PS_PIN_PROG_TC_EGRESS) };
+		out[n++] = (struct loader_prog){ "xdp_pod", "xdp",
+						 pinned(l, PS_PIN_PROG_XDP) };
+	}
+	return n;
+}
+
 static void obj_unpin(struct bpf_object *obj)
 {
 	struct bpf_map *m;
@@ -334,6 +491,10 @@ void loader_stop(struct loader *l)
 		bpf_link__destroy(l->sock_links[i]);
 		l->sock_links[i] = NULL;
 	}
+	for (int i = 0; i < 2; i++)
+		if (l->rb_pos[i])
+			munmap(l->rb_pos[i], sysconf(_SC_PAGESIZE));
+	l->rb_pos[0] = l->rb_pos[1] = NULL;
 	if (l->cgroup_fd > 0)
 		close(l->cgroup_fd);
 	l->cgroup_fd = -1;

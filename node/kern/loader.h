@@ -26,6 +26,7 @@ struct loader {
 	struct sock_bpf *sock;
 	struct bpf_link *sock_links[LOADER_SOCK_LINKS];
 	int cgroup_fd; /* cgroup v2 root the sock programs are attached to */
+	void *rb_pos[2]; /* the ring buffer's consumer and producer pages */
 	bool keep_pins;
 };
 
@@ -48,6 +49,31 @@ int loader_map_fd(struct loader *l, const char *name);
 int loader_sock_counts_fd(struct loader *l);
 /* Tell the flow programs when flow_agg was last read (boot ns). */
 void loader_agg_since(struct loader *l, __u64 ns);
+/* The hash maps whose fill the metrics and `podsentry status` show. */
+#define LOADER_FILL_MAPS                                                     \
+	{ PS_PIN_FLOWS4, PS_PIN_FLOWS6, PS_PIN_SOCKS, PS_PIN_LISTENERS,      \
+	  PS_PIN_PROCS,	 PS_PIN_PEERS,	PS_PIN_MARKS, PS_PIN_FLOW_AGG,	     \
+	  PS_PIN_PODS }
+#define LOADER_NFILL 9
+/* Entries of the map (batch reads, few system calls; key by key where
+ * the kernel has no batch for it) and its max_entries; -1 when it
+ * cannot be counted. */
+long long loader_map_entries(int fd, __u32 *max_entries);
+/* The events ring buffer: bytes not read yet and its size; -errno. */
+int loader_ringbuf_use(struct loader *l, unsigned long *used, __u32 *size);
+
+/* A program the daemon loaded, and whether it is where it works: the
+ * tracing and cgroup programs attached by the daemon (their link alive),
+ * the TC/XDP programs pinned for podsentry-cni. */
+struct loader_prog {
+	const char *name;
+	const char *kind; /* "tracepoint", "cgroup", "tc", "xdp" */
+	bool ok;	  /* attached, or pinned for the TC/XDP ones */
+};
+#define LOADER_MAX_PROGS 32
+/* Fills out[max]; returns how many. */
+int loader_programs(struct loader *l, struct loader_prog *out, int max);
+
 /* Detach, unpin unless keep_pins, unlock. */
 void loader_stop(struct loader *l);
 

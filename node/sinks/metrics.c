@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,12 +37,8 @@
 #define METRICS_NAME_MAX 64 /* a record type, a rule or a severity */
 
 /* The maps whose fill is shown (hash maps: entries / max_entries). */
-static const char *const fill_maps[] = {
-	PS_PIN_FLOWS4, PS_PIN_FLOWS6, PS_PIN_SOCKS, PS_PIN_LISTENERS,
-	PS_PIN_PROCS,  PS_PIN_PEERS,  PS_PIN_MARKS, PS_PIN_FLOW_AGG,
-	PS_PIN_PODS,
-};
-#define FILL_MAPS (sizeof(fill_maps) / sizeof(fill_maps[0]))
+static const char *const fill_maps[LOADER_NFILL] = LOADER_FILL_MAPS;
+#define FILL_MAPS LOADER_NFILL
 
 static const char *const drop_names[PS_DROP_MAX] = PS_DROP_REASON_NAMES;
 
@@ -104,9 +99,6 @@ struct metrics {
 	/* read at most every METRICS_MAPS_NS */
 	struct map_fill maps[FILL_MAPS];
 	__u64 maps_read;
-	/* the ring buffer's positions, mapped read-only */
-	void *rb_cons, *rb_prod;
-	__u32 rb_size;
 	/* podsentry-cni's state files, every METRICS_STATE_NS */
 	long long cni_attached, cni_unreadable;
 	long long cni_pending[PENDING_REASONS];
@@ -633,61 +625,6 @@ static void render_stats(struct metrics *m, struct text *t)
 	}
 }
 
-/* Entries of a hash map: batch reads (few system calls), or key by key
- * where the kernel has no batch for it. */
-static long long map_entries(int fd, const struct bpf_map_info *info)
-{
-	const __u32 chunk = 1024;
-	size_t vsz = info->value_size;
-	long long n = 0;
-	__u64 in = 0, out = 0;
-	void *keys, *vals, *k, *next;
-	bool first = true;
-	__u32 count;
-	int err;
-
-	if (info->type == BPF_MAP_TYPE_PERCPU_HASH ||
-	    info->type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
-		vsz = ((vsz + 7) & ~7UL) * libbpf_num_possible_cpus();
-	keys = malloc((size_t)info->key_size * chunk);
-	vals = malloc(vsz * chunk);
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return -1;
-	}
-	for (;;) {
-		DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-		count = chunk;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals,
-					   &count, &o);
-		if (err && err != -ENOENT)
-			break;
-		n += count;
-		if (err == -ENOENT)
-			goto done;
-		in = out;
-		first = false;
-	}
-	/* no batch here (or a bucket larger than a chunk): one by one */
-	n = 0;
-	k = keys;
-	next = (char *)keys + info->key_size;
-	err = bpf_map_get_next_key(fd, NULL, next);
-	while (!err && n <= info->max_entries) {
-		n++;
-		memcpy(k, next, info->key_size);
-		err = bpf_map_get_next_key(fd, k, next);
-	}
-	if (err && errno != ENOENT)
-		n = -1;
-done:
-	free(keys);
-	free(vals);
-	return n;
-}
-
 static void maps_read(struct metrics *m)
 {
 	__u64 now = clock_boot_coarse_ns();
@@ -697,21 +634,17 @@ static void maps_read(struct metrics *m)
 		return;
 	m->maps_read = now;
 	for (i = 0; i < FILL_MAPS; i++) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
 		struct map_fill *f = &m->maps[i];
 
-		f->entries = -1;
-		if (f->fd < 0 || bpf_obj_get_info_by_fd(f->fd, &info, &len))
-			continue;
-		f->max_entries = info.max_entries;
-		f->entries = map_entries(f->fd, &info);
+		f->entries = loader_map_entries(f->fd, &f->max_entries);
 	}
 }
 
 static void render_maps(struct metrics *m, struct text *t)
 {
+	unsigned long used;
 	unsigned int i;
+	__u32 size;
 
 	if (!m->src.loader)
 		return;
@@ -733,17 +666,11 @@ static void render_maps(struct metrics *m, struct text *t)
 	text_printf(t, "podsentry_map_evictions_total{map=\"flows\"} %llu\n",
 		    m->src.drops ? (unsigned long long)m->src.drops[PS_DROP_FLOW_EVICTED]
 				 : 0);
-	if (m->rb_cons && m->rb_prod) {
-		unsigned long cons = __atomic_load_n((unsigned long *)m->rb_cons,
-						     __ATOMIC_ACQUIRE);
-		unsigned long prod = __atomic_load_n((unsigned long *)m->rb_prod,
-						     __ATOMIC_ACQUIRE);
-
+	if (!loader_ringbuf_use(m->src.loader, &used, &size)) {
 		metric1(t, "podsentry_ringbuf_used_bytes", "gauge",
-			"Bytes in the events ring buffer not read yet.",
-			prod >= cons ? prod - cons : 0);
+			"Bytes in the events ring buffer not read yet.", used);
 		metric1(t, "podsentry_ringbuf_size_bytes", "gauge",
-			"Size of the events ring buffer.", m->rb_size);
+			"Size of the events ring buffer.", size);
 	}
 }
 
@@ -1073,11 +1000,7 @@ struct metrics *metrics_open(const char *addr, unsigned int max_pods)
 
 void metrics_sources(struct metrics *m, const struct metrics_src *src)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	long page = sysconf(_SC_PAGESIZE);
 	unsigned int i;
-	int fd;
 
 	if (!m)
 		return;
@@ -1086,17 +1009,6 @@ void metrics_sources(struct metrics *m, const struct metrics_src *src)
 		return;
 	for (i = 0; i < FILL_MAPS; i++)
 		m->maps[i].fd = loader_map_fd(src->loader, fill_maps[i]);
-	fd = loader_map_fd(src->loader, PS_PIN_EVENTS);
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return;
-	/* the consumer position page, then the producer's (read-only) */
-	m->rb_cons = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
-	m->rb_prod = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, page);
-	if (m->rb_cons == MAP_FAILED)
-		m->rb_cons = NULL;
-	if (m->rb_prod == MAP_FAILED)
-		m->rb_prod = NULL;
-	m->rb_size = info.max_entries;
 }
 
 int metrics_fd(const struct metrics *m)
@@ -1127,7 +1039,6 @@ void metrics_run(struct metrics *m)
 
 void metrics_free(struct metrics *m)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	unsigned int i;
 
 	if (!m)
@@ -1136,10 +1047,6 @@ void metrics_free(struct metrics *m)
 		MHD_stop_daemon(m->mhd);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
-	if (m->rb_cons)
-		munmap(m->rb_cons, page);
-	if (m->rb_prod)
-		munmap(m->rb_prod, page);
 	for (i = 0; i < m->max_pods; i++)
 		pod_free(&m->pods[i]);
 	free(m->pods);

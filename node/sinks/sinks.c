@@ -10,6 +10,7 @@ void sinks_write(struct sinks *s, const char *line, size_t len, __u32 netns_a,
 {
 	metrics_record(s->metrics, line, len, netns_a, netns_b);
 	exporter_write_line(&s->out, line, len);
+	api_record(s->api, line, len, netns_a, netns_b);
 	if (!s->podlog)
 		return;
 	if (netns_a)
@@ -22,6 +23,7 @@ void sinks_flush(struct sinks *s)
 {
 	exporter_flush(&s->out);
 	podlog_flush(s->podlog);
+	api_flush(s->api);
 }
 
 void sinks_reopen(struct sinks *s)

@@ -2,7 +2,8 @@
 /*
  * Where finished record lines go: the node export, once, and the log of
  * every pod the record is about (a flow between two pods of the node is
- * in both pods' logs), and past the metrics, which count them.
+ * in both pods' logs), and past the metrics, which count them, and the
+ * local API, which serves them to its clients.
  */
 #ifndef PS_NODE_SINKS_H
 #define PS_NODE_SINKS_H
@@ -11,6 +12,7 @@
 #include <linux/types.h>
 
 #include "node/records/records.h"
+#include "node/sinks/api.h"
 #include "node/sinks/export.h"
 #include "node/sinks/metrics.h"
 #include "node/sinks/podlog.h"
@@ -20,6 +22,7 @@ struct sinks {
 	struct podlog *podlog; /* NULL: no per-pod logs */
 	struct record_ctx *rc;
 	struct metrics *metrics; /* NULL: no --metrics */
+	struct api *api;	 /* NULL: no local API */
 };
 
 /* One record line (no newline): to the export, and to the logs of the

@@ -94,8 +94,10 @@ static void info_from_state(struct pod_info *pi, const struct pod_state *st)
 	name_copy(pi->uid, sizeof(pi->uid), st->pod_uid, &st->pod_uid_raw);
 	snprintf(pi->container_id, sizeof(pi->container_id), "%s",
 		 st->container_id);
+	snprintf(pi->host_ifname, sizeof(pi->host_ifname), "%s", st->host_ifname);
 	pi->netns_ino = st->netns_ino;
 	pi->slot = st->slot;
+	pi->pending = st->pending;
 }
 
 static const struct pod_info *tab_find(const struct pod_info *tab, int n,
@@ -233,6 +235,17 @@ const struct pod_info *pods_by_netns(struct pods *p, __u32 netns_ino)
 	if (pods_stale(p) && pods_load(p) == 0)
 		pi = pods_find(p, netns_ino);
 	return pi ? pi : pods_gone_find(p, netns_ino);
+}
+
+void pods_each(struct pods *p, void (*fn)(void *arg, const struct pod_info *pi),
+	       void *arg)
+{
+	int i;
+
+	if (pods_stale(p))
+		pods_load(p);
+	for (i = 0; i < p->n; i++)
+		fn(arg, &p->tab[i]);
 }
 
 /* ---- reconciliation ---- */

@@ -7,6 +7,7 @@
 #ifndef PS_NODE_PODS_H
 #define PS_NODE_PODS_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 
 /* Names as the runtime gave them (any bytes but NUL: the records escape
@@ -16,8 +17,10 @@ struct pod_info {
 	char name[256];
 	char uid[256];
 	char container_id[256];
+	char host_ifname[16]; /* the pod's host-side veth */
 	__u32 netns_ino;
 	__u32 slot;
+	bool pending; /* podsentry-cni could not attach it (yet) */
 };
 
 struct pods;
@@ -33,6 +36,10 @@ int pods_reconcile(struct pods *p);
  * state file went: CNI DEL), or NULL. Re-reads the state folder when the
  * inode is unknown (rate-limited). */
 const struct pod_info *pods_by_netns(struct pods *p, __u32 netns_ino);
+/* Every pod of the table now (the state folder re-read first when it
+ * changed), in netns order. */
+void pods_each(struct pods *p, void (*fn)(void *arg, const struct pod_info *pi),
+	       void *arg);
 void pods_close(struct pods *p);
 
 #endif

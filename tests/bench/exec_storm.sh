@@ -13,7 +13,7 @@ trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; rm -rf "$TMP" "$BPFFS"' EX
 
 rate() { "$B/bench/exec_storm" "$N" | awk '{print $3}'; }
 
-"$B/podsentryd" --bpffs "$BPFFS" --scope all --export "$TMP/out.json" 2>"$TMP/log" &
+"$B/podsentryd" --bpffs "$BPFFS" --scope all --export "$TMP/out.json" --socket "$TMP/api.sock" 2>"$TMP/log" &
 DPID=$!
 for _ in $(seq 200); do grep -q ready "$TMP/log" && break; sleep 0.05; done
 
@@ -23,7 +23,7 @@ for r in $(seq "$ROUNDS"); do
 	kill -TERM $DPID; wait $DPID
 	bare+=("$(rate)")
 	rm -f "$TMP/out.json"
-	"$B/podsentryd" --bpffs "$BPFFS" --scope all --export "$TMP/out.json" 2>"$TMP/log" &
+	"$B/podsentryd" --bpffs "$BPFFS" --scope all --export "$TMP/out.json" --socket "$TMP/api.sock" 2>"$TMP/log" &
 	DPID=$!
 	for _ in $(seq 200); do grep -q ready "$TMP/log" && break; sleep 0.05; done
 	# peak RSS of the storm, not of loading (libbpf parses the kernel BTF)

@@ -50,6 +50,11 @@ for b in podsentryd podsentry-cni podsentry; do
 		fail "version_$b" "image: \"$got\", build: \"$want\""
 	fi
 done
+# podsentry report in the image: Graphviz finds its plugins there
+printf '%s\n' '{"time":"2026-12-01T10:00:00Z","node":"n","type":"flow","pod":{"namespace":"shop","name":"a"},"flow":{"protocol":"tcp","src":{"ip":"10.0.0.2","port":40000,"pod":{"namespace":"shop","name":"a"}},"dst":{"ip":"10.0.0.3","port":80,"pod":{"namespace":"shop","name":"b"}},"bytes_out":1,"bytes_in":1,"state":"closed","final":true}}' |
+	pm_run -i --entrypoint /usr/bin/podsentry "$TAG" report --file - -o - >"$T/image-report.html" 2>"$T/image-report.err"
+grep -q '<svg' "$T/image-report.html" && ok report_in_image ||
+	fail report_in_image "$(head -c 300 "$T/image-report.err")"
 v=$(echo '{"cniVersion":"1.0.0"}' | pm_run -i -e CNI_COMMAND=VERSION \
 	--entrypoint /usr/bin/podsentry-cni "$TAG" 2>/dev/null)
 check cni_version_command jqe '.supportedVersions | index("1.0.0") != null' <<<"$v"

@@ -11,7 +11,7 @@
 # input gets a precise error.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../cni/lib-cni.sh"
-REPORT=$B/podsentry-report
+report() { "$B/podsentry" report "$@"; }
 
 for c in chromium python3; do
 	command -v $c >/dev/null || { fail setup "$c is missing (make deps)"; exit 1; }
@@ -79,13 +79,13 @@ no_errors() {
 
 # --- bad input
 printf '{"type":"stats"}\n{"type": \n' >"$T/bad.json"
-out=$("$REPORT" --file "$T/bad.json" -o "$T/bad.html" 2>&1)
+out=$(report --file "$T/bad.json" -o "$T/bad.html" 2>&1)
 [ $? = 1 ] && [ "$out" = "podsentry report: $T/bad.json: line 2: unexpected end of data" ] &&
 	[ ! -s "$T/bad.html" ] && ok input/not-json || fail input/not-json "$out"
-out=$("$REPORT" --file "$T/none.json" -o "$T/none.html" 2>&1)
+out=$(report --file "$T/none.json" -o "$T/none.html" 2>&1)
 [ $? = 1 ] && [ "$out" = "podsentry report: $T/none.json: No such file or directory" ] &&
 	ok input/missing-file || fail input/missing-file "$out"
-out=$("$REPORT" -o "$T/x.html" 2>&1)
+out=$(report -o "$T/x.html" 2>&1)
 [ $? = 2 ] && [ "$out" = "podsentry report: --file is required (podsentry report --file EXPORT -o REPORT.html)" ] &&
 	ok input/file-required || fail input/file-required "$out"
 
@@ -151,7 +151,7 @@ wait_for 15 has_record ".type==\"alert\" and .pod.name==\"$HOST\"" &&
 	wait_for 10 has_record ".type==\"flow\" and .flow.final and .flow.src.pod.name==\"$HOST\"" ||
 	{ fail setup "no alert and flow of the hostile pod: $(records alert | jq -c .alert.rule)"; }
 daemon_stop
-"$REPORT" --file "$T/export.json" -o "$T/hostile.html" || fail hostile/report "exit $?"
+report --file "$T/export.json" -o "$T/hostile.html" || fail hostile/report "exit $?"
 chrome hostile "$T/hostile.html"
 dom hostile 'not any(t in ("script", "img", "iframe", "object") for t, a, x in doc) and
 	not any(k.startswith("on") for t, a, x in doc for k in a)' &&

@@ -190,7 +190,7 @@ if [ "$(git -C "$PS_ROOT" rev-parse --show-toplevel 2>/dev/null)" = "$PS_ROOT" ]
 fi
 bpfid=$(cat $(ls "$B"/*.bpf.o | LC_ALL=C sort) | sha256sum | cut -c1-16)
 why=
-for b in podsentryd podsentry-cni; do
+for b in podsentryd podsentry-cni podsentry; do
 	want="$b $(cat "$PS_ROOT/VERSION") (commit $commit, bpf $bpfid)"
 	got=$("$B/$b" --version 2>&1)
 	[ "$got" = "$want" ] || [ "$got" = "${want/ (commit $commit,/ (commit $commit-dirty,}" ] ||

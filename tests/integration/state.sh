@@ -49,14 +49,14 @@ broken alerts-an-object '{"version":1,"pods":{},"alerts":{"a":1},"processes":{}}
 
 # --- what is not a file stops the daemon, untouched
 mkdir -p "$T/folder.json"
-out=$("$PODSENTRYD" --bpffs "$BPFFS" --export /dev/null --state-file "$T/folder.json" 2>&1)
+out=$("$PODSENTRYD" --bpffs "$BPFFS" --export /dev/null --socket "$T/api.sock" --state-file "$T/folder.json" 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -qF -- "--state-file $T/folder.json: Is a directory (give a file path, not a folder)" <<<"$out" &&
 	[ -d "$T/folder.json" ] && ! [ -e "$T/folder.json.broken" ] &&
 	ok refused/folder || fail refused/folder "rc $rc: $out"
 echo '{}' >"$T/target.json"
 ln -s "$T/target.json" "$T/link.json"
-out=$("$PODSENTRYD" --bpffs "$BPFFS" --export /dev/null --state-file "$T/link.json" 2>&1)
+out=$("$PODSENTRYD" --bpffs "$BPFFS" --export /dev/null --socket "$T/api.sock" --state-file "$T/link.json" 2>&1)
 rc=$?
 [ $rc != 0 ] && grep -qF "a symbolic link is not followed" <<<"$out" && [ "$(cat "$T/target.json")" = '{}' ] &&
 	ok refused/symbolic-link || fail refused/symbolic-link "rc $rc: $out"
