@@ -73,8 +73,29 @@ static void addr_w(struct jw *w, const char *key, __u8 family,
 	jw_str(w, key, buf);
 }
 
+/* The pod a foothold belongs to: the one that lists it (a pod restored
+ * from the file has no netns until it is met again), else the pod of
+ * its netns. NULL: no pod to name, and a foothold is read back only
+ * with its pod, so it is saved as a plain process. */
+static struct dpod *foothold_pod(struct detect *d, const struct dproc *p)
+{
+	struct dpod *pod;
+	int i;
+
+	for (pod = d->pods; pod; pod = pod->next)
+		for (i = 0; i < DET_FOOTHOLDS && pod->footholds[i].pid; i++)
+			if (pod->footholds[i].pid == p->id.pid &&
+			    pod->footholds[i].ktime == p->id.ktime)
+				return pod;
+	for (pod = d->pods; pod; pod = pod->next)
+		if (pod->netns && pod->netns == p->netns)
+			return pod;
+	return NULL;
+}
+
 static void proc_w(struct detect *d, struct jw *w, struct dproc *p)
 {
+	struct dpod *pod;
 	__u32 i = 0;
 
 	jw_obj(w, NULL);
@@ -92,14 +113,9 @@ static void proc_w(struct detect *d, struct jw *w, struct dproc *p)
 	jw_arr_end(w);
 	jw_bool(w, "first", p->first);
 	jw_bool(w, "exec_into", p->exec_into);
-	if (p->foothold >= 0) {
-		struct dpod *pod;
-
-		for (pod = d->pods; pod; pod = pod->next)
-			if (pod->netns == p->netns)
-				break;
-		if (pod)
-			jw_str(w, "pod", pod->key);
+	pod = p->foothold >= 0 ? foothold_pod(d, p) : NULL;
+	if (pod) {
+		jw_str(w, "pod", pod->key);
 		jw_str(w, "foothold", det_rule_names[p->foothold]);
 		time_w(d, w, "foothold_at", p->foothold_ns);
 		jw_str(w, "why", p->why);
