@@ -236,9 +236,8 @@ void jw_free(struct jw *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static void open_(struct jw *w, const char *key, char c)
+static void open_at(struct jw *w, const char *key, char c)
 {
-	member(w, key);
 	putc1(w, c);
 	if (w->depth < JW_DEPTH) {
 		w->more[w->depth] = false;
@@ -248,6 +247,24 @@ static void open_(struct jw *w, const char *key, char c)
 		w->arr_escaped[w->depth] = false;
 	}
 	w->depth++;
+}
+
+static void open_(struct jw *w, const char *key, char c)
+{
+	member(w, key);
+	open_at(w, key, c);
+}
+
+bool jw_obj_named(struct jw *w, const char *name)
+{
+	size_t n = strlen(name);
+	bool esc = !utf8_valid(name, n);
+
+	member(w, NULL);
+	put_text(w, name, n, esc);
+	putc1(w, ':');
+	open_at(w, NULL, '{');
+	return esc;
 }
 
 /* "<key>_escaped":true after the member key, in the same object */

@@ -58,6 +58,11 @@ void jw_reset(struct jw *w);
 void jw_free(struct jw *w);
 
 void jw_obj(struct jw *w, const char *key);
+/* An object under a key that is data, not a name of the data model (a
+ * pod's name): any bytes, written as a string is (above). True when the
+ * key is in the escaped form; a key has no room for a flag, the caller
+ * writes one in the object. */
+bool jw_obj_named(struct jw *w, const char *name);
 void jw_obj_end(struct jw *w);
 void jw_arr(struct jw *w, const char *key);
 void jw_arr_end(struct jw *w);
