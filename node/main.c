@@ -423,8 +423,16 @@ static void stats_report(struct daemon *d, __u64 now, bool force)
 		.flows = flows_stats(d->pl.flows),
 		.sockets = sockets_stats(d->pl.sockets),
 		.unwritten = d->pl.unwritten,
+		.processes = proc_cache_count(d->pl.procs),
 	};
 	unsigned long long sig;
+
+	if (d->pl.detect) {
+		const struct detect_counters *c = detect_counters(d->pl.detect);
+
+		v.detect_processes = c->procs;
+		v.detect_pods = c->pods;
+	}
 
 	if (!force && now - d->last_stats < d->opt.stats_ns)
 		return;
@@ -432,7 +440,8 @@ static void stats_report(struct daemon *d, __u64 now, bool force)
 	sig = v.flows->ended * 31 + v.flows->updates + v.flows->aggregated +
 	      v.sockets->connects + v.sockets->accepts + v.sockets->udp +
 	      v.sockets->notices + v.sockets->quiet + v.sockets->inherits +
-	      v.sockets->connects_failed + v.unwritten +
+	      v.sockets->connects_failed + v.unwritten + v.processes * 7 +
+	      v.detect_processes * 11 + v.detect_pods * 13 +
 	      exporter_counters(&d->sinks.out).dropped;
 	if (!force && sig == d->stats_sig)
 		return;
