@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,24 @@ static struct record_ctx rc;
 static struct det_config cfg;
 static char dir[64], file[128], broken[160];
 
+/* The target's folder goes when it exits (libFuzzer ends with exit()). */
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void dir_remove(void)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm";
 
 	snprintf(dir, sizeof(dir), "%s/ps-fuzz-state.XXXXXX", base);
 	MUST(mkdtemp(dir));
+	atexit(dir_remove);
 	snprintf(file, sizeof(file), "%s/detect-state.json", dir);
 	snprintf(broken, sizeof(broken), "%s.broken", file);
 	config_defaults(&cfg);

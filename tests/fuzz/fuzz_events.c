@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,17 @@ static void pod_add(__u32 netns, __u32 slot, const char *name, size_t name_len,
 		MUST(!bpf_map_update_elem(pod_ip_fd, &k, &slot, BPF_ANY));
 }
 
+/* The target's folder goes when it exits (libFuzzer ends with exit()). */
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void dir_remove(void)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *seeds = getenv("PS_FUZZ_EVENTS_SEEDS");
@@ -270,6 +282,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	show = getenv("PS_FUZZ_EVENTS_SHOW");
 	snprintf(dir, sizeof(dir), "%s/ps-fuzz-events.XXXXXX", base);
 	MUST(mkdtemp(dir));
+	atexit(dir_remove);
 	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
 	snprintf(export_path, sizeof(export_path), "%s/export.json", dir);
 	snprintf(log_dir, sizeof(log_dir), "%s/pods", dir);
