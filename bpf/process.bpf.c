@@ -337,7 +337,12 @@ int BPF_PROG(ps_exit, struct task_struct *task)
 	pc = *p;
 	bpf_map_delete_elem(&procs, &tgid);
 	bpf_map_delete_elem(&marks, &tgid);
-	if (!(pc.flags & PS_PROC_REPORTED) || (pc.flags & PS_PROC_CLONE))
+	if (pc.flags & PS_PROC_CLONE)
+		return 0;
+	/* an exec sent, or one older than the daemon (seeded from /proc)
+	 * in a watched netns: the daemon knows it, its end is reported */
+	if (!(pc.flags & PS_PROC_REPORTED) &&
+	    !((pc.flags & PS_PROC_PROCFS) && netns_watched(pc.netns_ino)))
 		return 0;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -25,6 +25,7 @@
 #include "node/kern/events.h"
 #include "node/kern/loader.h"
 #include "node/kern/privs.h"
+#include "node/pipeline/pipeline.h"
 #include "node/records/flow.h"
 #include "node/records/process.h"
 #include "node/records/records.h"
@@ -124,19 +125,15 @@ struct daemon {
 	struct det_config cfg;
 	struct metrics *metrics;
 	struct api *api;
-	struct detect *detect;
-	struct flow_table *flows;
-	struct sockets *sockets;
 	struct record_ctx rc;
-	struct proc_cache *procs;
+	struct pipeline pl; /* the stages joined */
 	struct pods *pods;
 	struct events events;
 	struct ring_buffer *rb;
-	struct jw w; /* process, stats and lost records */
 	int drops_fd;
 	__u64 drops_seen[PS_DROP_MAX];
 	__u64 last_stats;
-	unsigned long long stats_sig, unwritten;
+	unsigned long long stats_sig;
 	char node[256];
 };
 
@@ -393,134 +390,12 @@ static int options_parse(struct options *o, int argc, char **argv)
 	return 0;
 }
 
-/* ---- the pipeline: events -> state -> records -> sinks, detection ---- */
-
-/* A finished record line to the sinks (a, b: the pods it is about). */
-static void line_out(struct daemon *d, struct jw *w, __u32 netns_a,
-		     __u32 netns_b)
-{
-	if (w->oom) {
-		d->unwritten++;
-		return;
-	}
-	sinks_write(&d->sinks, w->buf, w->len, netns_a, netns_b);
-}
-
-static __u32 pod_netns(struct daemon *d, __u32 netns)
-{
-	return record_pod_known(&d->rc, netns) ? netns : 0;
-}
-
-static void on_exec(void *arg, const struct ps_exec_event *e)
-{
-	struct daemon *d = arg;
-	struct proc *p = proc_from_exec(e), *pp, stub;
-
-	if (!p) {
-		d->unwritten++;
-		return;
-	}
-	if (!p->parent.ktime) {
-		/* the kernel did not know the parent's exec: ask the cache */
-		pp = proc_cache_by_pid(d->procs, p->parent.pid);
-		if (pp)
-			p->parent = pp->id;
-	}
-	proc_cache_add(d->procs, p);
-	pp = proc_cache_get(d->procs, &p->parent);
-	if (!pp && p->parent.pid) {
-		/* an exec the daemon did not report (outside the pods) */
-		memset(&stub, 0, sizeof(stub));
-		stub.id = p->parent;
-		stub.pid = p->parent.pid;
-		pp = &stub;
-	}
-	process_exec_w(&d->rc, &d->w, p, pp, e->hdr.ktime);
-	if (pp == &stub)
-		free(stub.json);
-	line_out(d, &d->w, pod_netns(d, p->netns_ino), 0);
-	detect_exec(d->detect, p);
-}
-
-static void on_exit_event(void *arg, const struct ps_exit_event *e)
-{
-	struct daemon *d = arg;
-	struct proc *p = proc_cache_get(d->procs, &e->exec), tmp = {};
-
-	if (!p) {
-		/* exec'd before the cache knew it: report what the kernel has */
-		tmp.id = e->exec;
-		tmp.pid = e->tgid;
-		tmp.netns_ino = e->netns_ino;
-	}
-	process_exit_w(&d->rc, &d->w, p ? p : &tmp,
-		       p ? proc_cache_get(d->procs, &p->parent) : NULL,
-		       e->exit_code, e->hdr.ktime);
-	free(tmp.json);
-	line_out(d, &d->w, pod_netns(d, e->netns_ino), 0);
-	detect_exit(d->detect, &e->exec, e->netns_ino);
-	if (p)
-		proc_cache_exit(d->procs, p, e->hdr.ktime);
-}
-
-static void on_flow_event(void *arg, const struct ps_flow_event *e)
-{
-	flows_event(((struct daemon *)arg)->flows, e);
-}
-
-static int on_sock_event(void *arg, const struct ps_sock_event *e, size_t len)
-{
-	return sockets_event(((struct daemon *)arg)->sockets, e, len);
-}
-
-static void flow_out(void *arg, const struct flow_view *v)
-{
-	struct daemon *d = arg;
-
-	flow_record_w(&d->rc, &d->w, v);
-	line_out(d, &d->w, v->netns[0], v->netns[1]);
-	detect_flow(d->detect, v);
-}
-
-static void agg_out(void *arg, const struct agg_view *a)
-{
-	struct daemon *d = arg;
-
-	agg_record_w(&d->rc, &d->w, a);
-	line_out(d, &d->w, a->netns, a->peer_netns);
-}
-
-static struct proc *flow_holder(void *arg, const struct ps_flow_key *k, int side)
-{
-	return sockets_holder(((struct daemon *)arg)->sockets, k, side);
-}
+/* ---- the pipeline: events -> state -> records -> sinks, detection
+ * (node/pipeline) ---- */
 
 static void agg_since(void *arg, __u64 ns)
 {
-	loader_agg_since(&((struct daemon *)arg)->loader, ns);
-}
-
-static void sock_line(void *arg, const char *line, size_t len, __u32 netns)
-{
-	sinks_write(&((struct daemon *)arg)->sinks, line, len, netns, 0);
-}
-
-static void sock_notice(void *arg, const struct conn_rec *c)
-{
-	detect_conn(((struct daemon *)arg)->detect, c);
-}
-
-static void sock_failed(void *arg, const struct ps_sock_event *e)
-{
-	flows_connect_failed(((struct daemon *)arg)->flows, e);
-}
-
-/* Alert records: the detection engine writes them with jw. */
-static void alert_out(void *arg, const char *line, size_t len, __u32 netns)
-{
-	struct daemon *d = arg;
-
-	sinks_write(&d->sinks, line, len, pod_netns(d, netns), 0);
+	loader_agg_since(arg, ns);
 }
 
 /* Report growth of the kernel's drop counters as "lost" records. */
@@ -542,9 +417,9 @@ static void drops_report(struct daemon *d)
 			total += vals[i];
 		if (total <= d->drops_seen[k])
 			continue;
-		lost_record_w(&d->rc, &d->w, drop_names[k] ? drop_names[k] : "unknown",
+		lost_record_w(&d->rc, &d->pl.w, drop_names[k] ? drop_names[k] : "unknown",
 			      total - d->drops_seen[k], total, clock_boot_ns());
-		line_out(d, &d->w, 0, 0);
+		pipeline_line(&d->pl, &d->pl.w, 0, 0);
 		d->drops_seen[k] = total;
 	}
 }
@@ -553,11 +428,19 @@ static void drops_report(struct daemon *d)
 static void stats_report(struct daemon *d, __u64 now, bool force)
 {
 	struct stats_view v = {
-		.flows = flows_stats(d->flows),
-		.sockets = sockets_stats(d->sockets),
-		.unwritten = d->unwritten,
+		.flows = flows_stats(d->pl.flows),
+		.sockets = sockets_stats(d->pl.sockets),
+		.unwritten = d->pl.unwritten,
+		.processes = proc_cache_count(d->pl.procs),
 	};
 	unsigned long long sig;
+
+	if (d->pl.detect) {
+		const struct detect_counters *c = detect_counters(d->pl.detect);
+
+		v.detect_processes = c->procs;
+		v.detect_pods = c->pods;
+	}
 
 	if (!force && now - d->last_stats < d->opt.stats_ns)
 		return;
@@ -565,7 +448,8 @@ static void stats_report(struct daemon *d, __u64 now, bool force)
 	sig = v.flows->ended * 31 + v.flows->updates + v.flows->aggregated +
 	      v.sockets->connects + v.sockets->accepts + v.sockets->udp +
 	      v.sockets->notices + v.sockets->quiet + v.sockets->inherits +
-	      v.sockets->connects_failed + v.unwritten +
+	      v.sockets->connects_failed + v.unwritten + v.processes * 7 +
+	      v.detect_processes * 11 + v.detect_pods * 13 +
 	      exporter_counters(&d->sinks.out).dropped;
 	if (!force && sig == d->stats_sig)
 		return;
@@ -573,8 +457,8 @@ static void stats_report(struct daemon *d, __u64 now, bool force)
 	v.export = exporter_counters(&d->sinks.out);
 	if (d->sinks.podlog)
 		v.podlogs = podlog_counters(d->sinks.podlog);
-	stats_record_w(&d->rc, &d->w, &v, now);
-	line_out(d, &d->w, 0, 0);
+	stats_record_w(&d->rc, &d->pl.w, &v, now);
+	pipeline_line(&d->pl, &d->pl.w, 0, 0);
 }
 
 static int fd_add(int ep, int fd)
@@ -595,10 +479,10 @@ static void tick(struct daemon *d)
 	ring_buffer__consume(d->rb);
 	now = clock_boot_ns();
 	drops_report(d);
-	flows_tick(d->flows, now);
-	sockets_tick(d->sockets, now);
-	proc_cache_reap(d->procs, now);
-	detect_tick(d->detect);
+	flows_tick(d->pl.flows, now);
+	sockets_tick(d->pl.sockets, now);
+	proc_cache_reap(d->pl.procs, now);
+	detect_tick(d->pl.detect);
 	api_tick(d->api);
 	stats_report(d, now, false);
 }
@@ -666,7 +550,7 @@ static int run(struct daemon *d)
 					continue;
 				if (si.ssi_signo == SIGHUP) {
 					sinks_reopen(&d->sinks);
-					detect_reopen(d->detect);
+					detect_reopen(d->pl.detect);
 				} else {
 					stop = true;
 				}
@@ -676,7 +560,7 @@ static int run(struct daemon *d)
 	}
 	/* drain what the kernel queued before the signal */
 	ring_buffer__consume(d->rb);
-	flows_stop(d->flows, !d->opt.keep_pins);
+	flows_stop(d->pl.flows, !d->opt.keep_pins);
 	drops_report(d);
 	stats_report(d, clock_boot_ns(), true);
 	sinks_flush(&d->sinks);
@@ -708,12 +592,12 @@ static int detect_start(struct daemon *d)
 	struct detect_opts o = {
 		.cfg = &d->cfg, .rc = &d->rc, .alerts_path = d->opt.alerts,
 		.state_file = d->opt.state_file, .bpffs = d->opt.bpffs,
-		.emit = alert_out, .arg = d,
 	};
 	int err = 0;
 
-	d->detect = detect_new(&o, &err);
-	return d->detect ? 0 : err;
+	pipeline_detect_opts(&d->pl, &o);
+	d->pl.detect = detect_new(&o, &err);
+	return d->pl.detect ? 0 : err;
 }
 
 static int outputs_open(struct daemon *d)
@@ -743,10 +627,10 @@ static int state_start(struct daemon *d)
 {
 	int err;
 
-	d->procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE);
-	if (!d->procs)
+	d->pl.procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE);
+	if (!d->pl.procs)
 		return -ENOMEM;
-	err = proc_cache_seed(d->procs, loader_map_fd(&d->loader, PS_PIN_PROCS));
+	err = proc_cache_seed(d->pl.procs, loader_map_fd(&d->loader, PS_PIN_PROCS));
 	if (err < 0) {
 		fprintf(stderr, "podsentryd: read /proc: %s\n", strerror(-err));
 		return err;
@@ -762,7 +646,7 @@ static int state_start(struct daemon *d)
 		fprintf(stderr, "podsentryd: reconcile %s: %s (continuing)\n",
 			d->opt.state_dir, strerror(-err));
 	/* after the programs are attached: a listen() from now on is seen */
-	err = listeners_seed(d->procs, loader_map_fd(&d->loader, PS_PIN_LISTENERS),
+	err = listeners_seed(d->pl.procs, loader_map_fd(&d->loader, PS_PIN_LISTENERS),
 			     loader_map_fd(&d->loader, PS_PIN_UDP_BINDS),
 			     loader_map_fd(&d->loader, PS_PIN_PODS),
 			     d->opt.scope == PS_SCOPE_ALL);
@@ -773,7 +657,7 @@ static int state_start(struct daemon *d)
 		fprintf(stderr, "podsentryd: %d listening or bound sockets already open\n", err);
 	d->rc.node = d->node;
 	d->rc.pods = d->pods;
-	d->rc.procs = d->procs;
+	d->rc.procs = d->pl.procs;
 	d->rc.pods_map_fd = loader_map_fd(&d->loader, PS_PIN_PODS);
 	d->rc.pod_ip_fd = loader_map_fd(&d->loader, PS_PIN_POD_IP);
 	record_clock_sync(&d->rc);
@@ -791,30 +675,25 @@ static int stages_start(struct daemon *d)
 		.listeners_fd = loader_map_fd(&d->loader, PS_PIN_LISTENERS),
 		.idle_ns = d->opt.flow_idle_ns,
 		.agg_ns = d->opt.flow_aggregate_ns,
-		.out = flow_out, .agg_out = agg_out, .holder = flow_holder,
-		.agg_since = agg_since, .arg = d,
 	};
 	struct sockets_opts so = {
 		.rc = &d->rc,
 		.socks_fd = loader_map_fd(&d->loader, PS_PIN_SOCKS),
 		.counts_fd = loader_sock_counts_fd(&d->loader),
 		.records = d->opt.records,
-		.line = sock_line, .notice = sock_notice, .failed = sock_failed,
-		.arg = d,
 	};
 	int err;
 
-	d->flows = flows_new(&fo);
-	d->sockets = sockets_new(&so);
-	if (!d->flows || !d->sockets)
+	pipeline_flows_opts(&d->pl, &fo);
+	pipeline_sockets_opts(&d->pl, &so);
+	d->pl.flows = flows_new(&fo);
+	d->pl.sockets = sockets_new(&so);
+	if (!d->pl.flows || !d->pl.sockets)
 		return -ENOMEM;
 	err = detect_start(d);
 	if (err)
 		return err;
-	d->events.h = (struct event_handlers){
-		.exec = on_exec, .exit = on_exit_event, .flow = on_flow_event,
-		.sock = on_sock_event, .arg = d,
-	};
+	d->events.h = pipeline_handlers(&d->pl);
 	d->drops_fd = loader_map_fd(&d->loader, PS_PIN_DROPS);
 	d->rb = ring_buffer__new(loader_map_fd(&d->loader, PS_PIN_EVENTS),
 				 events_on_record, &d->events, NULL);
@@ -825,16 +704,16 @@ static int stages_start(struct daemon *d)
 	}
 	d->last_stats = clock_boot_ns();
 	metrics_sources(d->metrics, &(struct metrics_src){
-		.rc = &d->rc, .loader = &d->loader, .flows = d->flows,
-		.sockets = d->sockets, .out = &d->sinks.out,
+		.rc = &d->rc, .loader = &d->loader, .flows = d->pl.flows,
+		.sockets = d->pl.sockets, .out = &d->sinks.out,
 		.podlog = d->sinks.podlog, .drops = d->drops_seen,
-		.unwritten = &d->unwritten, .state_dir = d->opt.state_dir,
+		.unwritten = &d->pl.unwritten, .state_dir = d->opt.state_dir,
 	});
 	api_sources(d->api, &(struct api_src){
 		.rc = &d->rc, .loader = &d->loader, .pods = d->pods,
-		.detect = d->detect, .flows = d->flows, .out = &d->sinks.out,
+		.detect = d->pl.detect, .flows = d->pl.flows, .out = &d->sinks.out,
 		.podlog = d->sinks.podlog, .drops = d->drops_seen,
-		.unwritten = &d->unwritten,
+		.unwritten = &d->pl.unwritten,
 	});
 	/* everything is loaded, attached and read: what runs from here on
 	 * needs no capability but, on older kernels, CAP_BPF */
@@ -856,6 +735,10 @@ int main(int argc, char **argv)
 	else if (gethostname(d.node, sizeof(d.node) - 1))
 		snprintf(d.node, sizeof(d.node), "localhost");
 	libbpf_set_print(d.opt.verbose ? libbpf_print : NULL);
+	d.pl.rc = &d.rc;
+	d.pl.sinks = &d.sinks;
+	d.pl.agg_since = agg_since;
+	d.pl.agg_arg = &d.loader;
 	if (detect_setup(&d))
 		return 1;
 	err = outputs_open(&d);
@@ -901,15 +784,15 @@ out:
 	d.sinks.api = NULL;
 	api_free(d.api);
 	ring_buffer__free(d.rb);
-	detect_free(d.detect);
-	sockets_free(d.sockets);
-	flows_free(d.flows);
+	detect_free(d.pl.detect);
+	sockets_free(d.pl.sockets);
+	flows_free(d.pl.flows);
 	pods_close(d.pods);
-	proc_cache_free(d.procs);
+	proc_cache_free(d.pl.procs);
 	loader_stop(&d.loader);
 	podlog_free(d.sinks.podlog);
 	exporter_close(&d.sinks.out);
-	jw_free(&d.w);
+	jw_free(&d.pl.w);
 	if (d.opt.verbose)
 		fprintf(stderr, "podsentryd: %llu events, %llu malformed, %llu records\n",
 			d.events.events, d.events.malformed,

@@ -766,18 +766,58 @@ static bool proc_needed(struct detect *d, struct dproc *p)
 	return false;
 }
 
+/* Whether an exited process is kept for the chain window: a foothold
+ * of the window, or an ancestor of a live process (the walk from a
+ * process of the tree to its foothold goes through it). Other exited
+ * processes go after PROC_KEEP_NS: a pod that ran 10 000 short commands
+ * does not keep them for the whole window. */
+static bool proc_chain_kept(struct detect *d, const struct dproc *p, __u64 now)
+{
+	return p->holds_live ||
+	       (p->foothold >= 0 && now - p->foothold_ns <= d->cfg->chain_ns);
+}
+
+static void procs_mark_ancestors(struct detect *d)
+{
+	int i;
+
+	for (i = 0; i < DET_PROC_HASH; i++) {
+		struct dproc *p;
+
+		for (p = d->procs[i]; p; p = p->next)
+			p->holds_live = false;
+	}
+	for (i = 0; i < DET_PROC_HASH; i++) {
+		struct dproc *p, *a;
+		int depth;
+
+		for (p = d->procs[i]; p; p = p->next) {
+			if (p->exited)
+				continue;
+			/* stops where an earlier walk marked the rest */
+			for (a = det_parent(d, p), depth = 0; a && !a->holds_live && depth < 64;
+			     a = det_parent(d, a), depth++)
+				a->holds_live = true;
+		}
+	}
+}
+
 static void procs_reap(struct detect *d, __u64 now)
 {
 	__u64 keep = d->cfg->chain_ns + PROC_KEEP_NS;
 	int i;
 
+	procs_mark_ancestors(d);
 	for (i = 0; i < DET_PROC_HASH; i++) {
 		struct dproc **pp = &d->procs[i], *p;
 
 		while ((p = *pp)) {
+			__u64 gone = now - p->gone_ns;
+
 			/* over the bound, exited processes go at once */
-			if (p->exited && (now - p->gone_ns > keep ||
-					  d->n_procs > DET_PROCS_MAX) &&
+			if (p->exited &&
+			    (gone > keep || d->n_procs > DET_PROCS_MAX ||
+			     (gone > PROC_KEEP_NS && !proc_chain_kept(d, p, now))) &&
 			    !proc_needed(d, p)) {
 				*pp = p->next;
 				proc_free(p);
@@ -801,16 +841,23 @@ static void pods_reap(struct detect *d, __u64 now)
 	while ((p = *pp)) {
 		__u64 keep = p->npeers && d->n_pods <= DET_PODS_MAX ? POD_BASELINE_NS
 								    : POD_GONE_NS;
+		bool gone = p->live <= 0 && !record_pod_known(d->o.rc, p->netns);
 
-		if (p->live <= 0 && now - p->last_ns > keep &&
-		    !record_pod_known(d->o.rc, p->netns) && !p->quarantined_ns) {
+		if (gone && now - p->last_ns > keep && !p->quarantined_ns) {
 			*pp = p->next;
 			pod_free(p);
 			d->n_pods--;
 			d->dirty = true;
-		} else {
-			pp = &p->next;
+			continue;
 		}
+		/* a pod kept for its baseline keeps only that: its recent
+		 * connections (scans, 10 KiB) are of no use once it is gone */
+		if (gone && p->scan && now - p->last_ns > PROC_KEEP_NS) {
+			free(p->scan);
+			p->scan = NULL;
+			p->nscan = 0;
+		}
+		pp = &p->next;
 	}
 }
 

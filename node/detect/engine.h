@@ -31,7 +31,8 @@
 #define DET_KEY 560	   /* "namespace/name" (each up to 255 bytes) */
 #define DET_PROC_HASH 8192 /* buckets of the process table */
 #define DET_PROCS_MAX 65536 /* processes kept (live ones always) */
-#define DET_PODS_MAX 4096   /* pods kept (registered ones always) */
+#define DET_PODS_MAX 1024   /* pods kept past a DEL for their baseline
+			     * (registered ones always) */
 #define DET_FOOTHOLDS 8	   /* recent footholds kept per pod */
 #define DET_SCAN 256	   /* recent (tree, peer) pairs per pod, for scans */
 #define DET_LEARNED 64	   /* learned destinations kept per pod (enforcement) */
@@ -83,6 +84,7 @@ struct dproc {
 	bool first;	   /* the container's first process */
 	bool exec_into;	   /* entered the pod from outside (kubectl exec) */
 	bool exited, persisted;
+	bool holds_live;   /* reaping: the ancestor of a live process */
 	/* a foothold: the rule that found it and what it talks through */
 	int foothold;	   /* enum det_rule, or -1 */
 	__u64 foothold_ns;

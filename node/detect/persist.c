@@ -73,8 +73,29 @@ static void addr_w(struct jw *w, const char *key, __u8 family,
 	jw_str(w, key, buf);
 }
 
+/* The pod a foothold belongs to: the one that lists it (a pod restored
+ * from the file has no netns until it is met again), else the pod of
+ * its netns. NULL: no pod to name, and a foothold is read back only
+ * with its pod, so it is saved as a plain process. */
+static struct dpod *foothold_pod(struct detect *d, const struct dproc *p)
+{
+	struct dpod *pod;
+	int i;
+
+	for (pod = d->pods; pod; pod = pod->next)
+		for (i = 0; i < DET_FOOTHOLDS && pod->footholds[i].pid; i++)
+			if (pod->footholds[i].pid == p->id.pid &&
+			    pod->footholds[i].ktime == p->id.ktime)
+				return pod;
+	for (pod = d->pods; pod; pod = pod->next)
+		if (pod->netns && pod->netns == p->netns)
+			return pod;
+	return NULL;
+}
+
 static void proc_w(struct detect *d, struct jw *w, struct dproc *p)
 {
+	struct dpod *pod;
 	__u32 i = 0;
 
 	jw_obj(w, NULL);
@@ -92,14 +113,9 @@ static void proc_w(struct detect *d, struct jw *w, struct dproc *p)
 	jw_arr_end(w);
 	jw_bool(w, "first", p->first);
 	jw_bool(w, "exec_into", p->exec_into);
-	if (p->foothold >= 0) {
-		struct dpod *pod;
-
-		for (pod = d->pods; pod; pod = pod->next)
-			if (pod->netns == p->netns)
-				break;
-		if (pod)
-			jw_str(w, "pod", pod->key);
+	pod = p->foothold >= 0 ? foothold_pod(d, p) : NULL;
+	if (pod) {
+		jw_str(w, "pod", pod->key);
 		jw_str(w, "foothold", det_rule_names[p->foothold]);
 		time_w(d, w, "foothold_at", p->foothold_ns);
 		jw_str(w, "why", p->why);
@@ -171,7 +187,9 @@ static void state_w(struct detect *d, struct jw *w, __u64 now)
 	for (pod = d->pods; pod; pod = pod->next) {
 		if (now - pod->last_ns > POD_KEEP_NS)
 			continue;
-		jw_obj(w, pod->key);
+		/* a pod's name is any bytes: flagged inside when escaped */
+		if (jw_obj_named(w, pod->key))
+			jw_bool(w, "key_escaped", true);
 		time_w(d, w, "first_seen", pod->first_ns);
 		time_w(d, w, "last_seen", pod->last_ns);
 		jw_arr(w, "peers");
@@ -313,9 +331,14 @@ static bool only(struct pctx *c, struct json_object *o, const char *at,
 		 const char *const *keys)
 {
 	json_object_object_foreach(o, key, val) {
+		size_t n = strlen(key);
 		int i;
 
-		for (i = 0; keys[i] && strcmp(keys[i], key); i++)
+		/* a member, or the "_escaped" flag of one (jw writes it for a
+		 * string that is not text) */
+		if (n > 8 && !strcmp(key + n - 8, "_escaped"))
+			n -= 8;
+		for (i = 0; keys[i] && (strlen(keys[i]) != n || strncmp(keys[i], key, n)); i++)
 			;
 		(void)val;
 		if (!keys[i]) {
@@ -409,19 +432,35 @@ static bool bytes_of(struct pctx *c, struct json_object *o, const char *at,
 	return true;
 }
 
+/* A string member into out (its "_escaped" flag read: the bytes it
+ * stands for, up to a NUL). */
 static bool str_of(struct pctx *c, struct json_object *o, const char *at,
 		   const char *key, bool required, char *out, size_t size)
 {
 	struct json_object *m;
+	char flag[80];
+	bool esc;
+	long len;
 
 	out[0] = 0;
-	if (!member(c, o, at, key, json_type_string, required, &m))
+	det_fmt(flag, sizeof(flag), "%s_escaped", key);
+	if (!bool_of(c, o, at, flag, &esc) ||
+	    !member(c, o, at, key, json_type_string, required, &m))
 		return false;
 	if (!m)
 		return true;
-	if ((size_t)json_object_get_string_len(m) >= size)
+	len = json_object_get_string_len(m);
+	if ((size_t)len >= size)
 		return bad(c, "longer than %zu bytes", size - 1);
-	memcpy(out, json_object_get_string(m), json_object_get_string_len(m) + 1);
+	if (esc)
+		len = jw_unescape(json_object_get_string(m), len, out);
+	else
+		memcpy(out, json_object_get_string(m), len);
+	if (len < 0) {
+		out[0] = 0;
+		return bad(c, "flagged escaped but not in the escaped form");
+	}
+	out[len] = 0;
 	return true;
 }
 
@@ -499,39 +538,77 @@ static bool args_of(struct pctx *c, struct json_object *o, const char *at,
 
 static bool pods_read(struct pctx *c, struct json_object *pods)
 {
-	static const char *const keys[] = { "first_seen", "last_seen", "peers", NULL };
+	/* "key": only its flag, key_escaped */
+	static const char *const keys[] = { "first_seen", "last_seen", "peers", "key",
+					    NULL };
 
 	json_object_object_foreach(pods, key, o) {
 		struct json_object *peers;
 		struct dpod *pod;
-		char at[DET_KEY + 16];
+		char at[DET_KEY + 16], name[DET_KEY], peer[DET_KEY + 32];
 		__u64 first, last;
-		size_t i;
+		bool key_esc, peers_esc;
+		size_t i, n = strlen(key);
+		long len;
 
-		det_fmt(at, sizeof(at), "pods.\"%s\"", key);
+		det_fmt(at, sizeof(at), "pods.\"%.*s\"", DET_KEY, key);
 		det_fmt(c->where, sizeof(c->where), "%s", at);
 		if (!json_object_is_type(o, json_type_object))
 			return bad(c, "not an object");
-		if (strlen(key) >= DET_KEY || !key[0])
+		/* the name as it was: key_escaped says the key is in the
+		 * escaped form */
+		if (!only(c, o, at, keys) || !bool_of(c, o, at, "key_escaped", &key_esc) ||
+		    !bool_of(c, o, at, "peers_escaped", &peers_esc))
+			return false;
+		if (json_object_object_get_ex(o, "key", NULL)) {
+			det_fmt(c->where, sizeof(c->where), "%s.key", at);
+			return bad(c, "not a member of the state");
+		}
+		det_fmt(c->where, sizeof(c->where), "%s", at);
+		if (n >= DET_KEY || !n)
 			return bad(c, "not a pod name (namespace/name)");
-		if (!only(c, o, at, keys) ||
-		    !time_of(c, o, at, "first_seen", true, &first) ||
+		len = key_esc ? jw_unescape(key, n, name) : (long)n;
+		if (len < 0)
+			return bad(c, "key flagged escaped but not in the escaped form");
+		if (!key_esc)
+			memcpy(name, key, n);
+		name[len] = 0;
+		if (!name[0] || strlen(name) != (size_t)len)
+			return bad(c, "not a pod name (namespace/name)");
+		if (!time_of(c, o, at, "first_seen", true, &first) ||
 		    !time_of(c, o, at, "last_seen", c->version >= 2, &last) ||
 		    !member(c, o, at, "peers", json_type_array, true, &peers))
 			return false;
-		for (i = 0; i < json_object_array_length(peers); i++)
-			if (!json_object_is_type(json_object_array_get_idx(peers, i),
-						 json_type_string))
+		for (i = 0; i < json_object_array_length(peers); i++) {
+			struct json_object *e = json_object_array_get_idx(peers, i);
+
+			if (!json_object_is_type(e, json_type_string))
 				return bad(c, "element %zu is not a string", i);
-		pod = det_pod_restore(c->d, key);
+			if ((size_t)json_object_get_string_len(e) >= sizeof(peer))
+				return bad(c, "element %zu is longer than %zu bytes", i,
+					   sizeof(peer) - 1);
+		}
+		pod = det_pod_restore(c->d, name);
 		if (!pod)
 			return bad(c, "out of memory");
 		pod->first_ns = first;
 		pod->last_ns = json_object_object_get_ex(o, "last_seen", NULL) ? last
 									      : c->now;
-		for (i = 0; i < json_object_array_length(peers); i++)
-			det_baseline_add(c->d, pod, json_object_get_string(
-						 json_object_array_get_idx(peers, i)));
+		for (i = 0; i < json_object_array_length(peers); i++) {
+			struct json_object *e = json_object_array_get_idx(peers, i);
+			const char *t = json_object_get_string(e);
+
+			len = json_object_get_string_len(e);
+			if (peers_esc)
+				len = jw_unescape(t, len, peer);
+			else
+				memcpy(peer, t, len);
+			if (len < 0)
+				return bad(c, "element %zu is flagged escaped but not in the escaped form",
+					   i);
+			peer[len] = 0;
+			det_baseline_add(c->d, pod, peer);
+		}
 	}
 	return true;
 }

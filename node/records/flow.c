@@ -40,7 +40,8 @@ static void tcp_flags_w(struct jw *w, const char *key, __u8 f)
 {
 	static const char *const names[] = { "FIN", "SYN", "RST", "PSH",
 					     "ACK", "URG", "ECE", "CWR" };
-	static char text[256][48];
+	/* all eight: 49 bytes and sprintf's NUL */
+	static char text[256][64];
 	static __u8 len[256];
 	int i;
 

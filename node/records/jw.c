@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,9 +236,8 @@ void jw_free(struct jw *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static void open_(struct jw *w, const char *key, char c)
+static void open_at(struct jw *w, const char *key, char c)
 {
-	member(w, key);
 	putc1(w, c);
 	if (w->depth < JW_DEPTH) {
 		w->more[w->depth] = false;
@@ -247,6 +247,24 @@ static void open_(struct jw *w, const char *key, char c)
 		w->arr_escaped[w->depth] = false;
 	}
 	w->depth++;
+}
+
+static void open_(struct jw *w, const char *key, char c)
+{
+	member(w, key);
+	open_at(w, key, c);
+}
+
+bool jw_obj_named(struct jw *w, const char *name)
+{
+	size_t n = strlen(name);
+	bool esc = !utf8_valid(name, n);
+
+	member(w, NULL);
+	put_text(w, name, n, esc);
+	putc1(w, ':');
+	open_at(w, NULL, '{');
+	return esc;
 }
 
 /* "<key>_escaped":true after the member key, in the same object */
@@ -448,6 +466,37 @@ static char *key_text(const char *k)
 	return s;
 }
 
+/* Whether json-c's text of o is JSON that jw may write as it is: its
+ * strings and keys valid UTF-8, no NaN or infinity (json-c writes
+ * those as bare words, which JSON does not have). */
+static bool json_plain(struct json_object *o)
+{
+	size_t i, n;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return utf8_valid(json_object_get_string(o),
+				  json_object_get_string_len(o));
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			if (!utf8_valid(k, strlen(k)) || !json_plain(v))
+				return false;
+		}
+		return true;
+	}
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!json_plain(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
 void jw_json(struct jw *w, const char *key, struct json_object *o)
 {
 	size_t i, n;
@@ -488,12 +537,13 @@ void jw_json(struct jw *w, const char *key, struct json_object *o)
 		break;
 	}
 	{
-		const char *t = json_object_to_json_string_length(
+		/* deeper than JW_DEPTH: json-c's text when it is plain JSON;
+		 * a double that is not finite: null */
+		const char *t = json_plain(o) ? json_object_to_json_string_length(
 			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-			&n);
+			&n) : NULL;
 
-		/* deeper than JW_DEPTH: json-c's text when it is valid UTF-8 */
-		if (t && utf8_valid(t, n))
+		if (t)
 			jw_raw(w, key, t, n);
 		else
 			jw_raw(w, key, "null", 4);

@@ -5,7 +5,8 @@
  * For text (valid UTF-8) the output is what json-c writes with
  * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE. A NULL key
  * writes a bare value (top level or array element); keys are the data
- * model's own names and are written without escaping.
+ * model's own names and are written without escaping (an array's key is
+ * read again at jw_arr_end, for its flag: it must live until then).
  *
  * Whatever bytes a string holds, the output is valid UTF-8 JSON:
  *
@@ -57,6 +58,11 @@ void jw_reset(struct jw *w);
 void jw_free(struct jw *w);
 
 void jw_obj(struct jw *w, const char *key);
+/* An object under a key that is data, not a name of the data model (a
+ * pod's name): any bytes, written as a string is (above). True when the
+ * key is in the escaped form; a key has no room for a flag, the caller
+ * writes one in the object. */
+bool jw_obj_named(struct jw *w, const char *name);
 void jw_obj_end(struct jw *w);
 void jw_arr(struct jw *w, const char *key);
 void jw_arr_end(struct jw *w);
@@ -78,7 +84,9 @@ void jw_raw(struct jw *w, const char *key, const char *json, size_t n);
 void jw_append(struct jw *w, const char *s, size_t n);
 /* A json-c value, written by the rules above: its strings escaped and
  * flagged when they are not text, its other values as json-c writes
- * them. */
+ * them, but a double that is not finite (NaN, infinity) as null. Past
+ * JW_DEPTH a subtree is json-c's text when its strings and keys are text
+ * and its doubles finite, else null. */
 void jw_json(struct jw *w, const char *key, struct json_object *o);
 
 /* The length of the valid UTF-8 character at s (of n bytes), 0 when

@@ -64,6 +64,11 @@ void stats_record_w(struct record_ctx *rc, struct jw *w,
 	jw_uint(w, "dropped", v->podlogs.dropped);
 	jw_uint(w, "write_failures", v->podlogs.episodes);
 	jw_obj_end(w);
+	jw_obj(w, "tables");
+	jw_uint(w, "processes", v->processes);
+	jw_uint(w, "detect_processes", v->detect_processes);
+	jw_uint(w, "detect_pods", v->detect_pods);
+	jw_obj_end(w);
 	jw_obj_end(w);
 	jw_obj_end(w);
 }

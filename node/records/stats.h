@@ -13,6 +13,9 @@ struct stats_view {
 	const struct socket_stats *sockets;
 	unsigned long long unwritten; /* records not built: out of memory */
 	struct sink_counters export, podlogs; /* written, dropped, episodes */
+	/* what the daemon's tables hold now: the process cache, and
+	 * detection's processes and pods */
+	unsigned long long processes, detect_processes, detect_pods;
 };
 
 void stats_record_w(struct record_ctx *rc, struct jw *w,

@@ -369,14 +369,18 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 static char *cwd_from_components(const char *buf, __u32 len)
 {
 	const char *comp[PS_CWD_DEPTH + 1];
+	size_t clen[PS_CWD_DEPTH + 1];
 	size_t total = 2;
 	__u32 i = 0, n = 0;
 	char *s, *p;
 
+	/* the last component may lack its NUL (a record cut, or not from
+	 * the kernel): each is copied by its length within len */
 	while (i < len && n < PS_CWD_DEPTH + 1) {
 		size_t l = strnlen(buf + i, len - i);
 
-		comp[n++] = buf + i;
+		comp[n] = buf + i;
+		clen[n++] = l;
 		total += l + 1;
 		i += l + 1;
 	}
@@ -387,7 +391,8 @@ static char *cwd_from_components(const char *buf, __u32 len)
 		*p++ = '/';
 	while (n--) {
 		*p++ = '/';
-		p = stpcpy(p, comp[n]);
+		memcpy(p, comp[n], clen[n]);
+		p += clen[n];
 	}
 	*p = 0;
 	return s;

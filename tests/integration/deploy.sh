@@ -389,6 +389,10 @@ if wait_for 30 booted && pmc cp "$T/installed.service" "$SD:/etc/systemd/system/
 	else
 		fail unit_runs_under_systemd "$(pmc exec "$SD" journalctl -u podsentryd -o cat 2>&1 | tail -5)"
 	fi
+	# the folders systemd makes have the modes podsentryd's files need
+	modes=$(pmc exec "$SD" stat -c '%n %a' /var/log/podsentry /var/lib/podsentry \
+		/run/podsentry /var/log/podsentry/events.json 2>&1 | tr '\n' ' ')
+	check unit_folder_modes [ "$modes" = "/var/log/podsentry 750 /var/lib/podsentry 700 /run/podsentry 700 /var/log/podsentry/events.json 640 " ]
 	pmc exec "$SD" systemctl stop podsentryd
 	res=$(pmc exec "$SD" systemctl show -p Result --value podsentryd 2>&1)
 	check unit_stops_clean [ "$res" = success ] && [ ! -e "$BPFFS" ]

@@ -212,3 +212,29 @@ if [ "$lost" -gt 0 ] && [ $((lost + execs)) -ge 6000 ]; then
 else
 	fail lost-record-counts-overflow "lost=$lost recorded=$execs of 6000"
 fi
+
+# a pod process that started before the daemon (seeded from /proc): its
+# exit is reported, named from what /proc said; one outside the pods is not
+rm -f "$T/export.json" "$T/daemon.log"
+ip netns exec "$POD" /bin/sleep 30 &
+early=$!
+ip netns exec "$OTHER" /bin/sleep 31 &
+early_other=$!
+sleep 0.2
+if daemon_start --scope pods --state-dir "$T/state"; then
+	pod_register "$POD" 7
+	kill -TERM "$early" "$early_other"
+	wait "$early" "$early_other" 2>/dev/null
+	wait_for 5 grep -q '"type":"process_exit"' "$T/export.json"
+	daemon_stop
+	n=$(jq -r --argjson pid "$early" 'select(.type=="process_exit" and .process.pid==$pid) |
+		"\(.signal) \(.process.binary | test("/sleep$")) \(.pod != null)"' "$T/export.json")
+	[ "$n" = "15 true true" ] && ok seeded-exit-reported ||
+		fail seeded-exit-reported "exit record of pid $early: '$n'"
+	n=$(jq -r --argjson pid "$early_other" 'select(.process.pid==$pid) | .type' "$T/export.json" | wc -l)
+	[ "$n" = 0 ] && ok seeded-exit-outside-pods-absent ||
+		fail seeded-exit-outside-pods-absent "$n records of pid $early_other"
+else
+	kill "$early" "$early_other" 2>/dev/null
+	fail seeded-exit-reported "daemon: $(tail -3 "$T/daemon.log")"
+fi

@@ -301,6 +301,32 @@ static void test_json_tree(void)
 		    "array flagged");
 	ASSERT_TRUE(t && rt_utf8_strict((const unsigned char *)t, w.len), "strict UTF-8");
 	free(t);
+	/* JSON has no NaN or infinity: json-c's words for them are not
+	 * written, here or in a subtree past JW_DEPTH */
+	json_object_put(o);
+	o = json_object_new_object();
+	json_object_object_add(o, "inf", json_object_new_double(1.0 / 0.0));
+	json_object_object_add(o, "nan", json_object_new_double(0.0 / 0.0));
+	{
+		struct json_object *deep = o;
+		int i;
+
+		for (i = 0; i < JW_DEPTH; i++) {
+			struct json_object *n = json_object_new_object();
+
+			json_object_object_add(deep, "d", n);
+			deep = n;
+		}
+		json_object_object_add(deep, "x", json_object_new_double(-1.0 / 0.0));
+	}
+	jw_reset(&w);
+	jw_json(&w, NULL, o);
+	t = strndup(w.buf, w.len);
+	ASSERT_TRUE(t && !strncmp(t, "{\"inf\":null,\"nan\":null,\"d\":", 27),
+		    "NaN and infinity written as null");
+	ASSERT_TRUE(t && !strstr(t, "Infinity") && strstr(t, ":null}"),
+		    "a deep subtree with infinity is null");
+	free(t);
 	jw_free(&w);
 	json_object_put(o);
 }

@@ -2,6 +2,7 @@
 /* The daemon's process cache: lookups, exec replacing exec on one pid,
  * exit, grace period and the bound on gone processes. */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "node/state/proc_cache.h"
@@ -107,5 +108,28 @@ out:
 	proc_cache_free(c);
 }
 
+/* cwd components leaf first; the last may lack its NUL: only the
+ * cwd_len bytes are read, whatever follows them */
+static void cwd_components(void)
+{
+	static struct ps_exec_event e;
+	struct proc *p;
+
+	memset(&e, 'z', sizeof(e));
+	e.binary[0] = 0;
+	e.args_len = 2;
+	memcpy(e.args, "a", 2);
+	memcpy(e.args + 2, "sub\0usr", 7); /* "usr" without its NUL */
+	e.cwd_len = 7;
+	p = proc_from_exec(&e);
+	if (!ASSERT_TRUE(p != NULL, "decoded"))
+		return;
+	ASSERT_STREQ(p->cwd, "/usr/sub", "the components within cwd_len");
+	free(p->binary);
+	free(p->args);
+	free(p->cwd);
+	free(p);
+}
+
 TEST_MAIN(TEST(lookups), TEST(exec_replaces_exec), TEST(exit_and_reap),
-	  TEST(gone_bound), TEST(seed_from_proc))
+	  TEST(gone_bound), TEST(seed_from_proc), TEST(cwd_components))
