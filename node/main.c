@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -125,6 +126,7 @@ struct daemon {
 	struct det_config cfg;
 	struct metrics *metrics;
 	struct api *api;
+	__u32 procs_peak; /* processes cached at most since the last trim */
 	struct record_ctx rc;
 	struct pipeline pl; /* the stages joined */
 	struct pods *pods;
@@ -469,6 +471,21 @@ static int fd_add(int ep, int fd)
 }
 
 /* Once a second: what time ends, sweeps, caches. */
+/* After the reaping of many processes (an exec storm that ended), give
+ * the freed heap back to the system: without it the RSS stays at the
+ * storm's peak. */
+static void memory_return(struct daemon *d)
+{
+	__u32 n = proc_cache_count(d->pl.procs);
+
+	if (n > d->procs_peak)
+		d->procs_peak = n;
+	if (d->procs_peak - n >= 1024) {
+		malloc_trim(0);
+		d->procs_peak = n;
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	__u64 now;
@@ -485,6 +502,7 @@ static void tick(struct daemon *d)
 	detect_tick(d->pl.detect);
 	api_tick(d->api);
 	stats_report(d, now, false);
+	memory_return(d);
 }
 
 static int run(struct daemon *d)

@@ -89,7 +89,17 @@ static void proc_free(struct dproc *p)
 	free(p->binary);
 	free(p->args);
 	free(p->brief);
+	free(p->why);
 	free(p);
+}
+
+char *dproc_why(struct dproc *p)
+{
+	static char oom[DET_WHY];
+
+	if (!p->why)
+		p->why = calloc(1, DET_WHY);
+	return p->why ? p->why : oom;
 }
 
 static struct dproc *proc_insert(struct detect *d, const struct ps_exec_id *id)
@@ -132,8 +142,8 @@ static void proc_brief_make(struct detect *d, struct dproc *p, struct proc *cp)
 		return;
 	}
 	free(p->brief);
-	p->brief = t.buf; /* the process owns it now */
 	p->brief_len = t.len;
+	p->brief = jw_take(&t); /* the process owns it now */
 }
 
 static void proc_fill(struct detect *d, struct dproc *p, const char *binary,

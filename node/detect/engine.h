@@ -36,6 +36,7 @@
 #define DET_FOOTHOLDS 8	   /* recent footholds kept per pod */
 #define DET_SCAN 256	   /* recent (tree, peer) pairs per pod, for scans */
 #define DET_LEARNED 64	   /* learned destinations kept per pod (enforcement) */
+#define DET_WHY 160	   /* bytes of a foothold's why */
 #define DET_EVIDENCE 8	   /* connections kept as evidence per foothold */
 
 /* A connection as the rules see it: from a notice of the socket programs
@@ -89,7 +90,8 @@ struct dproc {
 	int foothold;	   /* enum det_rule, or -1 */
 	__u64 foothold_ns;
 	struct dchannel channel;
-	char why[160];	   /* the facts that made it one */
+	char *why;	   /* the facts that made it one (DET_WHY bytes, made
+			    * for footholds only: dproc_why) */
 	__u64 gone_ns;
 	struct dproc *next;
 };
@@ -245,5 +247,13 @@ bool enforce_quarantine(struct detect *d, struct dpod *pod, __u64 now);
 bool enforce_deny_conn(struct detect *d, struct dpod *pod,
 		       const struct dconn *c, __u64 now);
 void enforce_expire(struct detect *d, __u64 now, bool all);
+
+/* p's why, made on first use (a static buffer when out of memory) */
+char *dproc_why(struct dproc *p);
+/* p's why to read: "" when it has none */
+static inline const char *dproc_why_text(const struct dproc *p)
+{
+	return p->why ? p->why : "";
+}
 
 #endif

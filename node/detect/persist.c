@@ -118,7 +118,7 @@ static void proc_w(struct detect *d, struct jw *w, struct dproc *p)
 		jw_str(w, "pod", pod->key);
 		jw_str(w, "foothold", det_rule_names[p->foothold]);
 		time_w(d, w, "foothold_at", p->foothold_ns);
-		jw_str(w, "why", p->why);
+		jw_str(w, "why", dproc_why_text(p));
 		if (p->channel.known) {
 			const struct dchannel *c = &p->channel;
 
@@ -765,7 +765,7 @@ static bool proc_read(struct pctx *c, struct json_object *o, const char *at,
 
 		if (!rule_of(c, o, at, "foothold", &rule) ||
 		    !time_of(c, o, at, "foothold_at", true, &at_ns) ||
-		    !str_of(c, o, at, "why", false, p->why, sizeof(p->why)) ||
+		    !str_of(c, o, at, "why", false, dproc_why(p), DET_WHY) ||
 		    !str_of(c, o, at, "pod", true, podkey, sizeof(podkey)) ||
 		    !member(c, o, at, "channel", json_type_object, false, &ch) ||
 		    (ch && !channel_of(c, ch, at, &channel)))

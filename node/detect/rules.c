@@ -345,7 +345,7 @@ static bool shell_on_network(struct detect *d, struct dproc *p)
 		return false;
 	if ((p->exec_flags & PS_EXEC_STDIO_NET) && fact_net(&p->stdio[0])) {
 		channel_of(&p->channel, &p->stdio[0], p->ktime);
-		det_fmt(p->why, sizeof(p->why), "%s reads its commands from a %s socket (stdin and stdout)",
+		det_fmt(dproc_why(p), DET_WHY, "%s reads its commands from a %s socket (stdin and stdout)",
 			p->tool, p->stdio[0].proto == 17 ? "UDP" : "TCP");
 		return true;
 	}
@@ -353,7 +353,7 @@ static bool shell_on_network(struct detect *d, struct dproc *p)
 	    (k0 == PS_FD_PTY || k0 == PS_FD_PIPE ||
 	     (k0 == PS_FD_SOCKET && p->stdio[0].family == 1))) {
 		channel_of(&p->channel, &p->parent_sock, p->ktime);
-		det_fmt(p->why, sizeof(p->why), "%s reads its commands from a %s its parent relays to a %s socket",
+		det_fmt(dproc_why(p), DET_WHY, "%s reads its commands from a %s its parent relays to a %s socket",
 			p->tool, k0 == PS_FD_PTY ? "pty" : k0 == PS_FD_PIPE ? "pipe" : "socket pair",
 			p->parent_sock.proto == 17 ? "UDP" : "TCP");
 		return true;
@@ -398,7 +398,7 @@ static struct dproc *session_of(struct detect *d, struct dproc *p)
 	      on_socket(&p->stdio[1], pp->stdio[0].ino)))
 		return NULL;
 	channel_of(&pp->channel, &pp->stdio[0], pp->ktime);
-	det_fmt(pp->why, sizeof(pp->why), "%s on a %s socket (stdin and stdout) runs %s on that socket",
+	det_fmt(dproc_why(pp), DET_WHY, "%s on a %s socket (stdin and stdout) runs %s on that socket",
 		pp->tool, pp->stdio[0].proto == 17 ? "UDP" : "TCP", p->tool);
 	return pp;
 }
@@ -419,7 +419,7 @@ static void reverse_shell(struct detect *d, struct dpod *pod, struct dproc *p,
 	chain_fmt(d, p, chain, sizeof(chain));
 	det_fmt(v.summary, sizeof(v.summary),
 		"Reverse shell in pod %s: %s (%s), the channel is %s%s%s.",
-		pod->key, p->why, chain, ch, idiom ? "; command line: " : "",
+		pod->key, dproc_why_text(p), chain, ch, idiom ? "; command line: " : "",
 		idiom ? idiom : "");
 	ev_brief_w(&v.evidence, "exec", p);
 	jw_obj(&v.evidence, "stdio");
@@ -482,7 +482,7 @@ void rules_exec(struct detect *d, struct dpod *pod, struct dproc *p, __u64 now,
 		network_tool(d, pod, p, now, emit);
 	}
 	if (p->exec_into && !fh && rule_on(d, RULE_EXEC_INTO_POD, pod, p)) {
-		det_fmt(p->why, sizeof(p->why), "%s entered the pod from another network namespace",
+		det_fmt(dproc_why(p), DET_WHY, "%s entered the pod from another network namespace",
 			p->tool);
 		det_foothold(d, pod, p, RULE_EXEC_INTO_POD, now);
 	}
@@ -608,14 +608,14 @@ static void lateral(struct detect *d, struct dpod *pod, struct dconn *c,
 	channel_fmt(&fh->channel, ch, sizeof(ch));
 	det_fmt(v.summary, sizeof(v.summary),
 		"Lateral movement from pod %s: after a %s foothold (%s; %s, channel %s) the same process tree connected to %s.",
-		pod->key, det_rule_names[fh->foothold], chain, fh->why, ch, c->peer);
+		pod->key, det_rule_names[fh->foothold], chain, dproc_why_text(fh), ch, c->peer);
 	jw_obj(&v.evidence, "foothold");
 	jw_str(&v.evidence, "rule", det_rule_names[fh->foothold]);
 	ev_brief_w(&v.evidence, "process", fh);
 	ev_channel_w(d, &v.evidence, "channel", fh);
 	if (fh->channel.known)
 		jw_str(&v.evidence, "remote", ch);
-	jw_str(&v.evidence, "why", fh->why);
+	jw_str(&v.evidence, "why", dproc_why_text(fh));
 	record_time_fmt(d->o.rc, fh->foothold_ns, t, sizeof(t));
 	jw_str(&v.evidence, "found", t);
 	jw_obj_end(&v.evidence);

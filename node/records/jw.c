@@ -230,6 +230,19 @@ void jw_reset(struct jw *w)
 	w->depth = 0;
 }
 
+char *jw_take(struct jw *w)
+{
+	char *b = w->buf, *s;
+
+	s = w->len ? realloc(b, w->len) : NULL;
+	if (!s && w->len)
+		s = b; /* it could not shrink: keep it whole */
+	else if (!w->len)
+		free(b);
+	*w = (struct jw){};
+	return s;
+}
+
 void jw_free(struct jw *w)
 {
 	free(w->buf);

@@ -56,6 +56,10 @@ struct jw {
 /* Empty the buffer for a new text (the memory is kept). */
 void jw_reset(struct jw *w);
 void jw_free(struct jw *w);
+/* The text written, for the caller to keep (free() it): the buffer cut
+ * to its length, so a kept text costs its own size, not the writer's
+ * growth. w is empty afterwards. */
+char *jw_take(struct jw *w);
 
 void jw_obj(struct jw *w, const char *key);
 /* An object under a key that is data, not a name of the data model (a

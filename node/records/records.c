@@ -543,8 +543,8 @@ void record_process_w(const struct record_ctx *ctx, struct jw *w,
 			jw_raw(w, key, "null", 4);
 			return;
 		}
-		p->json = t.buf; /* the process owns it now */
 		p->json_len = t.len;
+		p->json = jw_take(&t); /* the process owns it now */
 		p->brief_len = bl;
 		p->short_len = sl;
 	}

@@ -23,7 +23,7 @@ NPROCS=${MEM_PROCS:-10000}
 NFLOWS=${MEM_FLOWS:-100000}
 REAP_S=${MEM_REAP_S:-200}
 TARGET_KIB=$((32 * 1024))
-SLEEPER=$T/sleepers.sh
+SLEEPER=$T/sleepers.py
 
 cleanup() {
 	[ -n "${HOLDER:-}" ] && kill -TERM -- "-$HOLDER" 2>/dev/null
@@ -64,19 +64,22 @@ pod() {
 }
 IPB=$(pod mb) && pod ma >/dev/null && PODS_UP=1 || { echo "memory_bound: pod setup failed" >&2; exit 1; }
 
-# NPROCS sleeping processes in pod ma, each its own fork and exec; their
-# argv names this run (pgrep counts them), a session of their own (one
-# kill ends them all)
+# NPROCS sleeping processes in pod ma, each its own spawn (fork and
+# exec); their argv names this run (pgrep counts them), a session of
+# their own (one kill ends them all)
 cat >"$SLEEPER" <<EOF
-i=0
-while [ \$i -lt $NPROCS ]; do
-	exec -a "sleep 3600$PS_TEST_PREFIX" sleep 3600 &
-	i=\$((i + 1))
-done
-wait
+import os, shutil
+sleep = shutil.which("sleep")
+for i in range($NPROCS):
+    os.posix_spawn(sleep, ["sleep 3600$PS_TEST_PREFIX", "3600"], os.environ)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
 EOF
 t0=$(date +%s)
-setsid ip netns exec "${P}ma" bash "$SLEEPER" >/dev/null 2>&1 &
+setsid ip netns exec "${P}ma" python3 "$SLEEPER" >/dev/null 2>&1 &
 HOLDER=$!
 for _ in $(seq 600); do
 	[ "$(live_sleepers)" -ge "$NPROCS" ] && break
