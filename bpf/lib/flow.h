@@ -247,9 +247,15 @@ static __always_inline void flow_init(struct ps_flow *f, const struct ps_pkt *p,
 		f->end[0].slot = fp->slot;
 	f->state = PS_FLOW_NEW;
 	f->verdict = fp->verdict;
+	if (p->proto == PS_IPPROTO_ICMP || p->proto == PS_IPPROTO_ICMPV6) {
+		/* an echo reply opens nothing: its request was first; an
+		 * error or a neighbour, router or group message is the
+		 * kernel's, no one's connection */
+		f->opener = p->icmp_echo ? 1 + (p->icmp_echo == 2 ? !sender : sender) : 0;
+		return;
+	}
 	if (p->proto != PS_IPPROTO_TCP) {
-		/* an echo reply opens nothing: its request was first */
-		f->opener = 1 + (p->icmp_echo == 2 ? !sender : sender);
+		f->opener = 1 + sender;
 		return;
 	}
 	se->tcp_flags = p->tcp_flags;
