@@ -353,22 +353,25 @@ static int control_line(struct json_object *o)
 
 static void conn_close(struct conn *c)
 {
-	if (c->fd > 0)
+	if (c->fd >= 0)
 		close(c->fd);
 	free(c->buf);
 }
 
-/* One answer of lines until "end": each to fn. 0, or 1 (said). */
-static int answer_each(struct json_object *req, int (*fn)(void *arg, struct json_object *o,
-							  const char *line, size_t len),
-		       void *arg)
+typedef int answer_fn(void *arg, struct json_object *o, const char *line, size_t len);
+
+/* One answer of lines until "end", each to fn, waiting at most
+ * timeout_s seconds for a line (0: for ever); closed tells why the
+ * daemon may have closed the connection first. 0, or 1 (said). */
+static int answer_wait(struct json_object *req, int timeout_s, const char *closed,
+		       answer_fn *fn, void *arg)
 {
 	struct conn c = { .fd = -1 };
 	char *line;
 	size_t len;
 	int r, ret = 1;
 
-	if (daemon_connect(&c, req, ANSWER_TIMEOUT_S))
+	if (daemon_connect(&c, req, timeout_s))
 		goto out;
 	while ((r = conn_line(&c, &line, &len)) > 0) {
 		struct json_object *o = line_json(line, len);
@@ -390,10 +393,16 @@ static int answer_each(struct json_object *req, int (*fn)(void *arg, struct json
 			goto out;
 	}
 	if (r == 0)
-		fprintf(stderr, "podsentry: podsentryd closed the connection before the end of its answer\n");
+		fprintf(stderr, "podsentry: podsentryd closed the connection%s\n", closed);
 out:
 	conn_close(&c);
 	return ret;
+}
+
+/* One answer, as the status queries wait for it. */
+static int answer_each(struct json_object *req, answer_fn *fn, void *arg)
+{
+	return answer_wait(req, ANSWER_TIMEOUT_S, " before the end of its answer", fn, arg);
 }
 
 /* ---- observe ---- */
@@ -459,38 +468,19 @@ static int observe_file(struct observe *ob)
 	return r < 0 || bad ? 1 : 0;
 }
 
+static int observe_line(void *arg, struct json_object *o, const char *line, size_t len)
+{
+	show(arg, o, line, len);
+	return 0;
+}
+
 static int observe_daemon(struct observe *ob)
 {
-	struct conn c = { .fd = -1 };
-	char *line;
-	size_t len;
-	int r, ret = 1;
+	int ret = answer_wait(ob->req, ob->follow ? 0 : ANSWER_TIMEOUT_S,
+			      ob->follow ? " (it stopped?)" : " before the end of its answer",
+			      observe_line, ob);
 
-	if (daemon_connect(&c, ob->req, ob->follow ? 0 : ANSWER_TIMEOUT_S))
-		goto out;
-	while ((r = conn_line(&c, &line, &len)) > 0) {
-		struct json_object *o = line_json(line, len);
-
-		if (!o) {
-			fprintf(stderr, "podsentry: %s: a line of the answer is not JSON\n",
-				sock_path);
-			goto out;
-		}
-		r = control_line(o);
-		if (r) {
-			json_object_put(o);
-			ret = r > 0 ? 0 : 1;
-			goto out;
-		}
-		show(ob, o, line, len);
-		json_object_put(o);
-	}
-	if (r == 0)
-		fprintf(stderr, "podsentry: podsentryd closed the connection%s\n",
-			ob->follow ? " (it stopped?)" : " before the end of its answer");
-out:
 	fflush(stdout);
-	conn_close(&c);
 	return ret;
 }
 

@@ -479,10 +479,7 @@ static char *key_text(const char *k)
 	return s;
 }
 
-/* Whether json-c's text of o is JSON that jw may write as it is: its
- * strings and keys valid UTF-8, no NaN or infinity (json-c writes
- * those as bare words, which JSON does not have). */
-static bool json_plain(struct json_object *o)
+bool jw_json_plain(struct json_object *o)
 {
 	size_t i, n;
 
@@ -494,7 +491,7 @@ static bool json_plain(struct json_object *o)
 		return isfinite(json_object_get_double(o));
 	case json_type_object: {
 		json_object_object_foreach(o, k, v) {
-			if (!utf8_valid(k, strlen(k)) || !json_plain(v))
+			if (!utf8_valid(k, strlen(k)) || !jw_json_plain(v))
 				return false;
 		}
 		return true;
@@ -502,7 +499,7 @@ static bool json_plain(struct json_object *o)
 	case json_type_array:
 		n = json_object_array_length(o);
 		for (i = 0; i < n; i++)
-			if (!json_plain(json_object_array_get_idx(o, i)))
+			if (!jw_json_plain(json_object_array_get_idx(o, i)))
 				return false;
 		return true;
 	default:
@@ -552,7 +549,7 @@ void jw_json(struct jw *w, const char *key, struct json_object *o)
 	{
 		/* deeper than JW_DEPTH: json-c's text when it is plain JSON;
 		 * a double that is not finite: null */
-		const char *t = json_plain(o) ? json_object_to_json_string_length(
+		const char *t = jw_json_plain(o) ? json_object_to_json_string_length(
 			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 			&n) : NULL;
 

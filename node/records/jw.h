@@ -92,6 +92,10 @@ void jw_append(struct jw *w, const char *s, size_t n);
  * JW_DEPTH a subtree is json-c's text when its strings and keys are text
  * and its doubles finite, else null. */
 void jw_json(struct jw *w, const char *key, struct json_object *o);
+/* Whether json-c's text of o is JSON that jw may write as it is: its
+ * strings and keys valid UTF-8, no NaN or infinity (json-c writes
+ * those as bare words, which JSON does not have). */
+bool jw_json_plain(struct json_object *o);
 
 /* The length of the valid UTF-8 character at s (of n bytes), 0 when
  * none starts there. */

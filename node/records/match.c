@@ -703,3 +703,16 @@ bool rec_filter_match(const struct rec_filter *f, const struct rec_fields *r)
 	}
 	return true;
 }
+
+unsigned long long rec_line_connections(const char *line, size_t len)
+{
+	static const char conn[] = "\"connections\":";
+	const char *p;
+
+	if (!memmem(line, len, "\"final\":true", 12))
+		return 0;
+	if (!memmem(line, len, "\"aggregate\":true", 16))
+		return 1;
+	p = memmem(line, len, conn, sizeof(conn) - 1);
+	return p ? strtoull(p + sizeof(conn) - 1, NULL, 10) : 1;
+}

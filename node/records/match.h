@@ -43,6 +43,9 @@ struct rec_fields {
 /* 0, or -EINVAL when the line is not one JSON object (nothing after it
  * but blanks). */
 int rec_fields_parse(const char *line, size_t len, struct rec_fields *f);
+/* The connections a flow record line stands for: 1, an aggregate's
+ * count, 0 for an update of a long flow (not final). */
+unsigned long long rec_line_connections(const char *line, size_t len);
 
 /* What a reader asked for; an empty member matches everything. */
 struct rec_filter {

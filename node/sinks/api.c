@@ -883,22 +883,15 @@ static void alert_seen(struct api *a, const char *line, size_t len, __u32 netns)
 	a->alerts[slot].id[i] = 0;
 }
 
-/* The connections a flow record stands for: 1, an aggregate's count, 0
- * for an update of a long flow. */
+/* A flow record's connections, counted for its pods. */
 static void flow_seen(struct api *a, const char *line, size_t len, __u32 netns_a,
 		      __u32 netns_b)
 {
-	static const char conn[] = "\"connections\":";
-	unsigned long long n = 1;
+	unsigned long long n = rec_line_connections(line, len);
 	struct pod_count *p;
-	const char *c;
 
-	if (!memmem(line, len, "\"final\":true", 12))
+	if (!n)
 		return;
-	if (memmem(line, len, "\"aggregate\":true", 16)) {
-		c = memmem(line, len, conn, sizeof(conn) - 1);
-		n = c ? strtoull(c + sizeof(conn) - 1, NULL, 10) : 1;
-	}
 	if (netns_a && (p = pod_count(a, netns_a, true)))
 		p->flows += n;
 	if (netns_b && netns_b != netns_a && (p = pod_count(a, netns_b, true)))

@@ -21,6 +21,7 @@
 #include "cni/shared/text.h"
 #include "version.h" /* build/: PS_VERSION, PS_GIT_COMMIT, PS_BPF_BUILD_ID */
 #include "node/kern/loader.h"
+#include "node/records/match.h"
 #include "node/records/records.h"
 #include "node/sinks/export.h"
 #include "node/sinks/metrics.h"
@@ -270,21 +271,6 @@ static void alert_count(struct metrics *m, const char *line, size_t len)
 	json_object_put(o);
 }
 
-/* The connections a flow record stands for: 1, an aggregate's
- * "connections", 0 for an update of a long flow (not its end). */
-static unsigned long long flow_connections(const char *line, size_t len)
-{
-	static const char conn[] = "\"connections\":";
-	const char *p;
-
-	if (!memmem(line, len, "\"final\":true", 12))
-		return 0;
-	if (!memmem(line, len, "\"aggregate\":true", 16))
-		return 1;
-	p = memmem(line, len, conn, sizeof(conn) - 1);
-	return p ? strtoull(p + sizeof(conn) - 1, NULL, 10) : 1;
-}
-
 static void pod_free(struct pod_count *p)
 {
 	free(p->namespace);
@@ -386,7 +372,7 @@ void metrics_record(struct metrics *m, const char *line, size_t len,
 	if (!strcmp(type, "alert")) {
 		alert_count(m, line, len);
 	} else if (!strcmp(type, "flow")) {
-		n = flow_connections(line, len);
+		n = rec_line_connections(line, len);
 		if (!n)
 			return;
 		pod_flows(m, netns_a, n);

@@ -57,36 +57,6 @@ static bool bytes_same(const char *s, size_t n, bool esc, const char *want,
 	return ok;
 }
 
-/* Whether json-c's own text of o is valid JSON and UTF-8: what jw_json
- * writes of a tree deeper than it nests. */
-static bool plain_tree(struct json_object *o)
-{
-	size_t i, n;
-
-	switch (json_object_get_type(o)) {
-	case json_type_string:
-		return utf8_valid(json_object_get_string(o),
-				  json_object_get_string_len(o));
-	case json_type_double:
-		return isfinite(json_object_get_double(o));
-	case json_type_object: {
-		json_object_object_foreach(o, k, v) {
-			if (!utf8_valid(k, strlen(k)) || !plain_tree(v))
-				return false;
-		}
-		return true;
-	}
-	case json_type_array:
-		n = json_object_array_length(o);
-		for (i = 0; i < n; i++)
-			if (!plain_tree(json_object_array_get_idx(o, i)))
-				return false;
-		return true;
-	default:
-		return true;
-	}
-}
-
 static bool same(struct json_object *want, struct json_object *got,
 		 unsigned int depth, bool esc);
 
@@ -179,7 +149,7 @@ static bool same(struct json_object *want, struct json_object *got,
 
 	if ((t == json_type_object || t == json_type_array) && fallback &&
 	    depth >= FALLBACK_DEPTH) {
-		if (!plain_tree(want))
+		if (!jw_json_plain(want))
 			return json_object_get_type(got) == json_type_null;
 		return json_object_equal(want, got);
 	}
