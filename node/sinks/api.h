@@ -34,7 +34,7 @@
 #define API_MAX_CLIENTS 16
 #define API_BACKLOG (1U << 20)	   /* bytes queued for one client */
 #define API_RING_LINES 4096	   /* recent lines kept for replay */
-#define API_RING_BYTES (4U << 20)
+#define API_RING_BYTES (2U << 20)
 
 struct api;
 struct record_ctx;

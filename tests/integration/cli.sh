@@ -127,7 +127,7 @@ quiet() {
 }
 quiet || fail scenario/quiet "the export keeps growing: $(tail -n 2 "$E" | cut -c1-200)"
 lines=$(grep -c . "$E")
-[ "$lines" -lt 4096 ] && [ "$(stat -c %s "$E")" -lt $((4 << 20)) ] ||
+[ "$lines" -lt 4096 ] && [ "$(stat -c %s "$E")" -lt $((2 << 20)) ] ||
 	fail scenario/fits-the-ring "$lines lines: more than the daemon keeps for replay"
 
 # same QUERY_ARGS... -- JQ: observe with the options returns exactly the
