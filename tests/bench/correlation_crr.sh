@@ -60,7 +60,12 @@ IPW=$(pod wb "$WITH") && pod wa "$WITH" >/dev/null && IPB=$(pod bb "$BARE") && p
 ip netns exec "${P}wb" "$CRR" server 7001 "$WORKERS" & SRV_W=$!
 ip netns exec "${P}bb" "$CRR" server 7001 "$WORKERS" & SRV_B=$!
 sleep 0.5
-rate() { ip netns exec "$P$1" "$CRR" client "$2" 7001 "$N" "$WORKERS" | awk '{print $6}' | tr -d '/s'; }
+# CRR_PERF=DIR: a system-wide perf profile of each run, DIR/POD.NS.data
+rate() {
+	local pre=()
+	[ -n "${CRR_PERF:-}" ] && pre=(perf record -q -a -g -o "$CRR_PERF/$1.$(date +%s%N).data" --)
+	"${pre[@]}" ip netns exec "$P$1" "$CRR" client "$2" 7001 "$N" "$WORKERS" | awk '{print $6}' | tr -d '/s'
+}
 rate wa "$IPW" >/dev/null # warm up both paths
 rate ba "$IPB" >/dev/null
 
@@ -110,6 +115,9 @@ peer_stop() {
 PEERS=()
 if [ "${CRR_PEERS:-1}" = 1 ]; then
 	command -v bpftrace >/dev/null || { echo "correlation_crr: bpftrace is missing (make deps)" >&2; exit 1; }
+	# bpftrace attaches to tracepoints by name
+	mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing ||
+		{ echo "correlation_crr: tracefs is not mounted and cannot be" >&2; exit 1; }
 	PEERS=(print count)
 fi
 declare -A peer peer_us

@@ -5,6 +5,8 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+# the bpftrace peers attach to tracepoints by name
+mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 status=0
 for b in tests/bench/*.sh; do
 	name=$(basename "$b" .sh)
