@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "node/state/flows.h"
+#include "node/state/hash.h"
 
 #define NS_PER_S 1000000000ULL
 #define SWEEP_MAX_NS (5 * NS_PER_S)
@@ -49,6 +51,8 @@ struct flow_table {
 	struct pending pending[PENDING_MAX];
 	int n_pending;
 	struct agg_entry *agg[AGG_BUCKETS];
+	struct ps_agg *agg_vals; /* a batch of flow_agg's per-CPU values */
+	__u32 agg_ncpu;
 	/* sweep buffers */
 	struct ps_flow_key keys[SWEEP_BATCH];
 	struct ps_flow vals[SWEEP_BATCH];
@@ -63,22 +67,6 @@ static const char *reason_name(__u32 r)
 {
 	return r < sizeof(reason_names) / sizeof(reason_names[0]) && reason_names[r]
 		       ? reason_names[r] : "unknown";
-}
-
-/* A word at a time: multiply-xorshift, the bucket from the top bits. */
-static __u32 words_hash(const void *p, size_t len, int bits)
-{
-	__u64 h = len;
-	size_t i;
-
-	for (i = 0; i + 4 <= len; i += 4) {
-		__u32 w;
-
-		memcpy(&w, (const char *)p + i, 4);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	return (h * 0xbf58476d1ce4e5b9ULL) >> (64 - bits);
 }
 
 struct flow_table *flows_new(const struct flows_opts *o)
@@ -121,6 +109,7 @@ void flows_free(struct flow_table *t)
 		}
 	free(t->take);
 	free(t->take_f);
+	free(t->agg_vals);
 	free(t);
 }
 
@@ -284,23 +273,30 @@ static bool agg_fold_view(struct flow_table *t, const struct flow_view *v)
 	return true;
 }
 
-/* Every aggregate of the interval: the kernel's (read and deleted) and
- * this module's, one record each. */
+/* Every aggregate of the interval: the kernel's (read and deleted; one
+ * value per CPU, each CPU folds into its own) and this module's, one
+ * record each. */
 static void agg_flush(struct flow_table *t, __u64 now)
 {
-	struct ps_agg_key keys[256];
-	struct ps_agg vals[256];
-	__u32 in, out, n, i;
+	enum { BATCH = 64 };
+	struct ps_agg_key keys[BATCH];
+	__u32 in, out, n, i, c;
 	bool first = true;
 	int err, h;
 
 	if (t->o.agg_since)
 		t->o.agg_since(t->o.arg, now);
+	if (t->o.agg_fd >= 0 && !t->agg_vals) {
+		int ncpu = libbpf_num_possible_cpus();
+
+		t->agg_ncpu = ncpu > 0 ? ncpu : 1;
+		t->agg_vals = calloc((size_t)BATCH * t->agg_ncpu, sizeof(*t->agg_vals));
+	}
 	for (;;) {
-		n = sizeof(keys) / sizeof(keys[0]);
-		err = t->o.agg_fd < 0 ? -1 :
+		n = BATCH;
+		err = t->o.agg_fd < 0 || !t->agg_vals ? -1 :
 		      bpf_map_lookup_and_delete_batch(t->o.agg_fd, first ? NULL : &in,
-						      &out, keys, vals, &n, NULL);
+						      &out, keys, t->agg_vals, &n, NULL);
 		if (err && errno != ENOENT)
 			break;
 		first = false;
@@ -310,8 +306,14 @@ static void agg_flush(struct flow_table *t, __u64 now)
 
 			if (!e)
 				continue;
-			agg_add(&e->v.a, &vals[i]);
-			t->st.aggregated += vals[i].connections;
+			for (c = 0; c < t->agg_ncpu; c++) {
+				const struct ps_agg *a = &t->agg_vals[i * t->agg_ncpu + c];
+
+				if (!a->connections)
+					continue;
+				agg_add(&e->v.a, a);
+				t->st.aggregated += a->connections;
+			}
 		}
 		if (err)
 			break;
