@@ -9,6 +9,7 @@
 
 #include "node/records/flow.h"
 #include "node/records/socket.h"
+#include "node/state/hash.h"
 #include "node/state/sockets.h"
 
 #define SOCKS_BATCH 1024
@@ -17,9 +18,12 @@
 /* Owners of live UDP entries are held from one sweep past the next. */
 #define PROC_HOLD_NS (2 * SOCKS_SWEEP_NS + 2000000000ULL)
 /* Inherited sockets remembered for their flow's record (a socket read
- * by a later exec lives as long as that exec's session: a ring of the
- * most recent ones is enough, each kept at most this long). */
-#define HOLDERS 1024
+ * by a later exec lives as long as that exec's session), each kept at
+ * most this long: HOLDER_WAYS per set of the socket's flow key, the
+ * oldest of a full set replaced. Every flow record asks for both its
+ * ends, so a lookup reads one set, not every holder. */
+#define HOLDER_SET_BITS 8
+#define HOLDER_WAYS 4
 #define HOLDER_KEEP_NS (3600ULL * 1000000000ULL)
 
 struct holder {
@@ -34,8 +38,7 @@ struct sockets {
 	struct jw w;
 	__u64 last_sweep;
 	struct socket_stats st;
-	struct holder holders[HOLDERS];
-	unsigned int next_holder;
+	struct holder holders[1 << HOLDER_SET_BITS][HOLDER_WAYS];
 	struct ps_sock_key keys[SOCKS_BATCH], del[SOCKS_BATCH];
 	struct ps_sock_owner vals[SOCKS_BATCH];
 };
@@ -98,11 +101,35 @@ static void flow_key_of_sock(const struct ps_sock_key *sk,
 	k->proto = sk->proto;
 }
 
+/* The set of holders of flow key k's end `side`. */
+static struct holder *holder_set(struct sockets *s, const struct ps_flow_key *k,
+				 int side)
+{
+	__u32 h = words_hash(k, sizeof(*k), HOLDER_SET_BITS);
+
+	return s->holders[(h ^ (__u32)side) & ((1u << HOLDER_SET_BITS) - 1)];
+}
+
 static void holder_add(struct sockets *s, const struct ps_sock_event *e)
 {
-	struct holder *h = &s->holders[s->next_holder++ % HOLDERS];
+	struct ps_flow_key key;
+	struct holder *set, *h;
+	int side, i;
 
-	flow_key_of_sock(&e->key, &h->key, &h->side);
+	flow_key_of_sock(&e->key, &key, &side);
+	set = holder_set(s, &key, side);
+	h = &set[0];
+	for (i = 0; i < HOLDER_WAYS; i++) {
+		if (set[i].at && set[i].side == side &&
+		    !memcmp(&set[i].key, &key, sizeof(key))) {
+			h = &set[i]; /* the socket's later holder */
+			break;
+		}
+		if (set[i].at < h->at)
+			h = &set[i]; /* free (0) or the oldest */
+	}
+	h->key = key;
+	h->side = side;
 	h->exec = e->holder;
 	h->at = e->hdr.ktime;
 }
@@ -110,13 +137,16 @@ static void holder_add(struct sockets *s, const struct ps_sock_event *e)
 struct proc *sockets_holder(struct sockets *s, const struct ps_flow_key *k,
 			    int side)
 {
-	__u64 now = clock_boot_coarse_ns();
+	struct holder *set;
+	__u64 now;
 	int i;
 
 	if (!s || k->proto != 6)
 		return NULL;
-	for (i = 0; i < HOLDERS; i++) {
-		struct holder *h = &s->holders[i];
+	set = holder_set(s, k, side);
+	now = clock_boot_coarse_ns();
+	for (i = 0; i < HOLDER_WAYS; i++) {
+		struct holder *h = &set[i];
 
 		if (h->at && h->side == side && now - h->at < HOLDER_KEEP_NS &&
 		    !memcmp(&h->key, k, sizeof(*k)))
