@@ -84,6 +84,8 @@ static __always_inline bool pkt_parse_ipv4_plain(struct ps_cursor *c,
 		if (doff < 5)
 			return false;
 		p->tcp_flags = ((__u8 *)th)[13];
+		p->tcp_seq = th->seq;
+		p->tcp_ack = th->ack_seq;
 		p->hdr_len = sizeof(*ip) + doff * 4;
 	} else if (ip->protocol == PS_IPPROTO_UDP) {
 		p->hdr_len = sizeof(*ip) + sizeof(struct udphdr);

@@ -347,8 +347,8 @@ enum ps_flow_state {
 	PS_FLOW_NEW = 1,	 /* TCP: no SYN/ACK yet; other: one way only */
 	PS_FLOW_ESTABLISHED = 2, /* TCP: SYN both ways, or picked up midway */
 	PS_FLOW_CLOSING = 3,	 /* TCP: FIN one way */
-	PS_FLOW_FIN_BOTH = 4,	 /* TCP: FIN both ways, last ACK not seen */
-	PS_FLOW_CLOSED = 5,	 /* TCP: the last ACK, or RST */
+	PS_FLOW_FIN_BOTH = 4,	 /* TCP: FIN both ways, not both acked */
+	PS_FLOW_CLOSED = 5,	 /* TCP: each FIN acknowledged, or RST */
 };
 
 enum ps_flow_verdict {
@@ -378,7 +378,7 @@ struct ps_flow_end {
 	__u32 tgid;
 	__u16 slot;
 	__u8 tcp_flags; /* OR of the flags this end sent */
-	__u8 pad;
+	__u8 fin_acked; /* TCP: the other end acknowledged this end's FIN */
 };
 
 enum ps_flow_flags {
@@ -405,6 +405,8 @@ struct ps_flow {
 	__u32 pad;
 	__u64 first_seen;
 	struct ps_flow_end end[2]; /* side 0, side 1 of the key */
+	__u32 fin_ack[2]; /* TCP: the acknowledgement number that acks
+			   * each side's FIN (its sequence number + 1) */
 };
 
 enum ps_flow_reason {
@@ -502,8 +504,8 @@ _Static_assert(sizeof(struct ps_fd_fact) == 48, "ps_fd_fact layout");
 _Static_assert(sizeof(struct ps_flow_key) == 40, "ps_flow_key layout");
 _Static_assert(sizeof(struct ps_flow_key4) == 16, "ps_flow_key4 layout");
 _Static_assert(sizeof(struct ps_flow_end) == 40, "ps_flow_end layout");
-_Static_assert(sizeof(struct ps_flow) == 120, "ps_flow layout");
-_Static_assert(sizeof(struct ps_flow_event) == 184, "ps_flow_event layout");
+_Static_assert(sizeof(struct ps_flow) == 128, "ps_flow layout");
+_Static_assert(sizeof(struct ps_flow_event) == 192, "ps_flow_event layout");
 _Static_assert(sizeof(struct ps_agg_key) == 40, "ps_agg_key layout");
 _Static_assert(sizeof(struct ps_agg) == 112, "ps_agg layout");
 _Static_assert(sizeof(struct ps_deny_key) == 24, "ps_deny_key layout");

@@ -184,17 +184,37 @@ static __always_inline bool flow_emit(const struct ps_flow_key *k,
 	return true;
 }
 
+/* The acknowledgement number that acks the FIN of TCP packet `p`: its
+ * sequence number plus its payload (GSO segments' included) and the
+ * FIN's own. */
+static __always_inline __u32 flow_fin_ack(const struct ps_pkt *p,
+					  const struct ps_flow_pkt *fp)
+{
+	__u64 hdrs = (__u64)fp->segs * p->hdr_len;
+	__u32 payload = fp->bytes > hdrs ? fp->bytes - hdrs : 0;
+
+	return bpf_ntohl(p->tcp_seq) + payload + 1;
+}
+
 /*
- * TCP state after a packet with these flags from end `sender`; returns
- * the end reason when the flow closes with it, or -1. The end's flags
- * are already updated. Both ends' packets may update one entry from two
- * CPUs at once: the step to CLOSED is a compare-and-swap, so one packet
- * ends the flow.
+ * TCP state after packet `p` from end `sender`; returns the end reason
+ * when the flow closes with it, or -1. The end's flags are already
+ * updated. A flow closes at RST, or once each end's FIN is acknowledged
+ * by the other: by sequence numbers, so that when both ends close at
+ * once the ACK of each FIN is counted, whichever comes last. Both ends'
+ * packets may update one entry from two CPUs at once: each writes only
+ * its own FIN's number and the other's acked mark, and the step to
+ * CLOSED is a compare-and-swap, so one packet ends the flow.
  */
-static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags,
+static __always_inline int flow_tcp_state(struct ps_flow *f,
+					  const struct ps_pkt *p,
+					  const struct ps_flow_pkt *fp,
 					  int sender)
 {
+	struct ps_flow_end *me = &f->end[sender & 1],
+			   *peer = &f->end[!sender];
 	__u64 st = f->state;
+	__u8 flags = p->tcp_flags;
 
 	if (st == PS_FLOW_CLOSED)
 		return -1;
@@ -202,17 +222,21 @@ static __always_inline int flow_tcp_state(struct ps_flow *f, __u8 flags,
 		return __sync_val_compare_and_swap(&f->state, st,
 						   PS_FLOW_CLOSED) == st
 			       ? PS_FLOW_R_RST : -1;
-	if (st == PS_FLOW_FIN_BOTH) {
-		/* the ACK of the last FIN comes from the other end */
-		if (f->fin_side != sender + 1 && (flags & PS_TCP_ACK) &&
-		    __sync_val_compare_and_swap(&f->state, st,
-						PS_FLOW_CLOSED) == st)
-			return PS_FLOW_R_FIN;
-		return -1;
-	}
-	if (f->end[0].tcp_flags & f->end[1].tcp_flags & PS_TCP_FIN) {
-		f->fin_side = sender + 1;
-		f->state = PS_FLOW_FIN_BOTH;
+	if (flags & PS_TCP_FIN)
+		f->fin_ack[sender & 1] = flow_fin_ack(p, fp);
+	if ((flags & PS_TCP_ACK) && (peer->tcp_flags & PS_TCP_FIN) &&
+	    !peer->fin_acked &&
+	    (__s32)(bpf_ntohl(p->tcp_ack) - f->fin_ack[!sender]) >= 0)
+		peer->fin_acked = 1;
+	if (me->tcp_flags & peer->tcp_flags & PS_TCP_FIN) {
+		if (me->fin_acked && peer->fin_acked)
+			return __sync_val_compare_and_swap(&f->state, st,
+							   PS_FLOW_CLOSED) == st
+				       ? PS_FLOW_R_FIN : -1;
+		if (st != PS_FLOW_FIN_BOTH) {
+			f->fin_side = sender + 1;
+			f->state = PS_FLOW_FIN_BOTH;
+		}
 	} else if (flags & PS_TCP_FIN) {
 		if (st != PS_FLOW_CLOSING)
 			f->state = PS_FLOW_CLOSING;
@@ -285,11 +309,11 @@ static __always_inline void flow_evictions_count(__s64 n)
 static const struct ps_agg agg_zero;
 
 /*
- * Fold the short TCP connection `f` into flow_agg, seen from its pod:
- * the end that opened it when that is a pod of this node, else the end
- * it was opened to. False when it must be sent alone: no pod end with a
- * known process, a connect that was refused (the socket program's notice
- * names it), or a full table (counted).
+ * Fold the short TCP connection `f` into flow_agg (this CPU's value),
+ * seen from its pod: the end that opened it when that is a pod of this
+ * node, else the end it was opened to. False when it must be sent alone:
+ * no pod end with a known process, a connect that was refused (the
+ * socket program's notice names it), or a full table (counted).
  */
 static __always_inline bool flow_fold(const struct ps_flow_key *k,
 				      const struct ps_flow *f, int reason,
@@ -324,17 +348,18 @@ static __always_inline bool flow_fold(const struct ps_flow_key *k,
 			return false;
 		}
 	}
-	__sync_fetch_and_add(&a->connections, 1);
+	/* this CPU's copy: nothing else writes it while this runs */
+	a->connections++;
 	if (f->first_seen >= since)
-		__sync_fetch_and_add(&a->started, 1);
+		a->started++;
 	if (reason == PS_FLOW_R_FIN)
-		__sync_fetch_and_add(&a->completed, 1);
+		a->completed++;
 	else
-		__sync_fetch_and_add(&a->reset, 1);
-	__sync_fetch_and_add(&a->packets[0], f->end[pod].packets);
-	__sync_fetch_and_add(&a->packets[1], f->end[peer].packets);
-	__sync_fetch_and_add(&a->bytes[0], f->end[pod].bytes);
-	__sync_fetch_and_add(&a->bytes[1], f->end[peer].bytes);
+		a->reset++;
+	a->packets[0] += f->end[pod].packets;
+	a->packets[1] += f->end[peer].packets;
+	a->bytes[0] += f->end[pod].bytes;
+	a->bytes[1] += f->end[peer].bytes;
 	if (!a->first || f->first_seen < a->first)
 		a->first = f->first_seen;
 	if (f->last_seen > a->last)
@@ -426,8 +451,14 @@ static __always_inline int flow_start(void *map, const void *mk,
 	flow_init(&f, p, fp, sender, boot, now);
 	if (p->proto == PS_IPPROTO_UDP && fp->netns)
 		flow_udp_owner(&f, local, p, fp);
-	else if (p->proto == PS_IPPROTO_TCP && (p->tcp_flags & PS_TCP_FIN))
+	else if (p->proto == PS_IPPROTO_TCP && (p->tcp_flags & PS_TCP_FIN)) {
 		f.state = PS_FLOW_CLOSING; /* picked up at its first FIN */
+		/* f is on the stack: no variable index into it */
+		if (sender)
+			f.fin_ack[1] = flow_fin_ack(p, fp);
+		else
+			f.fin_ack[0] = flow_fin_ack(p, fp);
+	}
 	before = bpf_map_sum_elem_count(map);
 	err = bpf_map_update_elem(map, mk, &f, how);
 	if (err) {
@@ -487,7 +518,7 @@ static __always_inline void flow_packet(void *map, const void *mk,
 		if ((se->tcp_flags | flags) != se->tcp_flags)
 			se->tcp_flags |= flags;
 		refused = f->state == PS_FLOW_NEW;
-		end = flow_tcp_state(f, flags, sender);
+		end = flow_tcp_state(f, p, fp, sender);
 	} else if (p->proto == PS_IPPROTO_UDP && fp->netns &&
 		   !f->end[local].exec.pid &&
 		   f->end[0].packets + f->end[1].packets < PS_OWNER_RETRY_PKTS) {

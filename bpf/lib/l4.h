@@ -48,6 +48,8 @@ static __always_inline int l4_tcp(struct ps_cursor *c, struct ps_pkt *p)
 	p->sport = th->source;
 	p->dport = th->dest;
 	p->tcp_flags = ((__u8 *)th)[13];
+	p->tcp_seq = th->seq;
+	p->tcp_ack = th->ack_seq;
 	p->hdr_len += doff * 4;
 	return PS_PERR_NONE;
 }

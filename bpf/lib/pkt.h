@@ -36,6 +36,8 @@ struct ps_pkt {
 	__u8 icmp_echo; /* ICMP echo: 1 request, 2 reply; 0 other */
 	__u8 pad;
 	__u16 l3_off; /* offset of the IP header from the frame start */
+	__be32 tcp_seq; /* TCP sequence and acknowledgement numbers */
+	__be32 tcp_ack;
 };
 
 #define PS_AF_INET 2

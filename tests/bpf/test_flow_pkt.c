@@ -59,6 +59,7 @@ struct pkt_spec {
 	__u8 vlans;	/* tags: 1 802.1Q, 2 802.1ad + 802.1Q, 3 one too many */
 	__u8 proto;	/* IPPROTO_* */
 	__u8 flags;	/* TCP flags */
+	__u32 seq, ack; /* TCP sequence and acknowledgement numbers */
 	__u8 doff;	/* TCP data offset written, 0: 5 */
 	__u8 icmp_type; /* ICMP/ICMPv6 type (echo id = pod_port) */
 	__u8 ihl;	/* IPv4 IHL written, 0: from opts */
@@ -237,6 +238,10 @@ static size_t l4_put(__u8 *b, const struct pkt_spec *s)
 	case IPPROTO_TCP:
 		put16(b, sport);
 		put16(b + 2, dport);
+		put16(b + 4, s->seq >> 16);
+		put16(b + 6, s->seq & 0xffff);
+		put16(b + 8, s->ack >> 16);
+		put16(b + 10, s->ack & 0xffff);
 		b[12] = (s->doff ? s->doff : 5) << 4;
 		b[13] = s->flags;
 		put16(b + 14, 65535);
@@ -910,10 +915,10 @@ static const struct pkt_case cases[] = {
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = SYN | ACK),
 	    TCP4(.hook = TC_OUT, .flags = ACK),
-	    TCP4(.hook = TC_OUT, .flags = PSH | ACK, .payload = 100),
-	    TCP4(.hook = TC_OUT, .flags = FIN | ACK),
-	    TCP4(.hook = TC_IN, .flags = FIN | ACK),
-	    TCP4(.hook = TC_OUT, .flags = ACK) },
+	    TCP4(.hook = TC_OUT, .flags = PSH | ACK, .payload = 100, .seq = 900),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK, .seq = 1000),
+	    TCP4(.hook = TC_IN, .flags = FIN | ACK, .seq = 5000, .ack = 1001),
+	    TCP4(.hook = TC_OUT, .flags = ACK, .seq = 1001, .ack = 5001) },
 	  .want = { .flows = 0, .pkts_out = 5, .bytes_out = 5 * L_TCP4 + 100,
 	    .pkts_in = 2, .bytes_in = 2 * L_TCP4,
 	    .flags_out = SYN | ACK | PSH | FIN, .flags_in = SYN | ACK | FIN,
@@ -923,13 +928,50 @@ static const struct pkt_case cases[] = {
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = SYN | ACK),
 	    TCP4(.hook = TC_OUT, .flags = ACK),
-	    TCP4(.hook = TC_IN, .flags = FIN | ACK),
-	    TCP4(.hook = TC_OUT, .flags = FIN | ACK),
-	    TCP4(.hook = TC_OUT, .flags = FIN | ACK) },
+	    TCP4(.hook = TC_IN, .flags = FIN | ACK, .seq = 5000, .ack = 1000),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK, .seq = 1000, .ack = 5001),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK, .seq = 1000, .ack = 5001) },
 	  .want = { .flows = 1, .pkts_out = 4, .bytes_out = 4 * L_TCP4,
 	    .pkts_in = 2, .bytes_in = 2 * L_TCP4,
 	    .flags_out = SYN | ACK | FIN, .flags_in = SYN | ACK | FIN,
 	    .state = PS_FLOW_FIN_BOTH, .opener = PS_SIDE_POD } },
+	{ .name = "tcp both ends close at once: each fin's ack counted, the last ends it",
+	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
+	    TCP4(.hook = TC_IN, .flags = SYN | ACK),
+	    TCP4(.hook = TC_OUT, .flags = ACK),
+	    TCP4(.hook = TC_OUT, .flags = FIN | ACK, .seq = 1000, .ack = 5000),
+	    TCP4(.hook = TC_IN, .flags = FIN | ACK, .seq = 5000, .ack = 1000),
+	    TCP4(.hook = TC_OUT, .flags = ACK, .seq = 1001, .ack = 5001),
+	    TCP4(.hook = TC_IN, .flags = ACK, .seq = 5001, .ack = 1001) },
+	  .want = { .flows = 0, .pkts_out = 4, .bytes_out = 4 * L_TCP4,
+	    .pkts_in = 3, .bytes_in = 3 * L_TCP4,
+	    .flags_out = SYN | ACK | FIN, .flags_in = SYN | ACK | FIN,
+	    .state = PS_FLOW_CLOSED, .opener = PS_SIDE_POD,
+	    .ends = 1, .end_reason = PS_FLOW_R_FIN } },
+	{ .name = "tcp fin after data, across the sequence wrap: an ack of the data alone does not ack it",
+	  .pkt = { TCP6(.hook = TC_OUT, .flags = SYN),
+	    TCP6(.hook = TC_IN, .flags = SYN | ACK),
+	    TCP6(.hook = TC_IN, .flags = FIN | PSH | ACK, .payload = 10,
+		 .seq = 0xfffffffa, .ack = 1),
+	    TCP6(.hook = TC_OUT, .flags = FIN | ACK, .seq = 1, .ack = 4),
+	    TCP6(.hook = TC_IN, .flags = ACK, .seq = 5, .ack = 2) },
+	  .want = { .flows = 1, .pkts_out = 2, .bytes_out = 2 * L_TCP6,
+	    .pkts_in = 3, .bytes_in = 3 * L_TCP6 + 10,
+	    .flags_out = SYN | ACK | FIN, .flags_in = SYN | ACK | PSH | FIN,
+	    .state = PS_FLOW_FIN_BOTH, .opener = PS_SIDE_POD } },
+	{ .name = "tcp fin after data, across the sequence wrap: its ack ends the flow",
+	  .pkt = { TCP6(.hook = TC_OUT, .flags = SYN),
+	    TCP6(.hook = TC_IN, .flags = SYN | ACK),
+	    TCP6(.hook = TC_IN, .flags = FIN | PSH | ACK, .payload = 10,
+		 .seq = 0xfffffffa, .ack = 1),
+	    TCP6(.hook = TC_OUT, .flags = FIN | ACK, .seq = 1, .ack = 4),
+	    TCP6(.hook = TC_IN, .flags = ACK, .seq = 5, .ack = 2),
+	    TCP6(.hook = TC_OUT, .flags = ACK, .seq = 2, .ack = 5) },
+	  .want = { .flows = 0, .pkts_out = 3, .bytes_out = 3 * L_TCP6,
+	    .pkts_in = 3, .bytes_in = 3 * L_TCP6 + 10,
+	    .flags_out = SYN | ACK | FIN, .flags_in = SYN | ACK | PSH | FIN,
+	    .state = PS_FLOW_CLOSED, .opener = PS_SIDE_POD,
+	    .ends = 1, .end_reason = PS_FLOW_R_FIN } },
 	{ .name = "tcp rst closes: the end carries it, a syn/ack after it opens anew",
 	  .pkt = { TCP4(.hook = TC_OUT, .flags = SYN),
 	    TCP4(.hook = TC_IN, .flags = RST | ACK),

@@ -39,15 +39,19 @@ table inet ${P}t {
 NFT
 wait_for 5 sh -c "ip netns exec $NB ss -ltn | grep -q ':7001 '" || { fail setup "server"; exit 1; }
 
-# ipstat NETNS: "out_pkts out_bytes in_pkts in_bytes" of the netns's IP layer
+# the client's IP layer, for port 7001 alone (the long connection's
+# packets may fall within the short ones' run): nft counters at output
+# and input, "out_pkts out_bytes in_pkts in_bytes"
+ip netns exec "$NA" nft -f - <<NFT
+table inet ${P}c {
+	chain out { type filter hook output priority 0; tcp dport 7001 counter; }
+	chain in { type filter hook input priority 0; tcp sport 7001 counter; }
+}
+NFT
 ipstat() {
-	ip netns exec "$1" awk '
-		/^Ip: [0-9]/ { for (i = 2; i <= NF; i++) ip[h[i]] = $i; next }
-		/^Ip: / { for (i = 2; i <= NF; i++) h[i] = $i; next }
-		/^IpExt: [0-9]/ { for (i = 2; i <= NF; i++) ext[g[i]] = $i; next }
-		/^IpExt: / { for (i = 2; i <= NF; i++) g[i] = $i; next }
-		END { print ip["OutRequests"], ext["OutOctets"], ip["InReceives"], ext["InOctets"] }
-	' /proc/net/snmp /proc/net/netstat
+	ip netns exec "$1" nft -j list table inet "${P}c" |
+		jq -r '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter] |
+			"\(.[0].packets) \(.[0].bytes) \(.[1].packets) \(.[1].bytes)"'
 }
 delta() { local a=($1) b=($2); echo "$((b[0] - a[0])) $((b[1] - a[1])) $((b[2] - a[2])) $((b[3] - a[3]))"; }
 
