@@ -179,6 +179,9 @@ x=$(jq -r 'select(.type=="inherit" and .socket.dst.port==5105) | "\(.process.exe
 wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==5105)' $X | wc -l) -ge 1 ]"
 x=$(flow_proc client tcp 5105 | cut -d' ' -f1)
 [ -n "$nc_id" ] && [ "$x" = "$nc_id" ] && ok exec/flow-names-connector || fail exec/flow-names-connector "flow '$x' nc '$nc_id'"
+# the exec that holds the socket now is on the flow's end
+x=$(jq -r 'select(.type=="flow" and .flow.final and .flow.dst.port==5105) | .flow.src.holder.exec_id' "$X" | head -n 1)
+[ -n "$sh_id" ] && [ "$x" = "$sh_id" ] && ok exec/flow-names-holder || fail exec/flow-names-holder "holder '$x', sh '$sh_id'"
 
 # --- attribution rate over N connect/request/response/close cycles
 ip netns exec "$NA" sysctl -qw net.ipv4.tcp_tw_reuse=1
