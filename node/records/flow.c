@@ -130,8 +130,6 @@ void flow_record_w(struct record_ctx *rc, struct jw *w,
 	jw_uint(w, "packets_out", f->end[pod].packets);
 	jw_uint(w, "packets_in", f->end[peer].packets);
 	if (v->key.proto == 6) {
-		tcp_flags_w(w, "tcp_flags",
-			    f->end[0].tcp_flags | f->end[1].tcp_flags);
 		tcp_flags_w(w, "tcp_flags_out", f->end[pod].tcp_flags);
 		tcp_flags_w(w, "tcp_flags_in", f->end[peer].tcp_flags);
 	}

@@ -353,8 +353,11 @@ static bool pod_text(const struct record_ctx *ctx, struct jw *w,
 	if (pi) {
 		jw_str(w, "namespace", pi->namespace);
 		jw_str(w, "name", pi->name);
-		jw_str(w, "container_id", pi->container_id);
-		jw_str(w, "uid", pi->uid);
+		/* left out when the runtime gave none */
+		if (pi->container_id[0])
+			jw_str(w, "container_id", pi->container_id);
+		if (pi->uid[0])
+			jw_str(w, "uid", pi->uid);
 	}
 	jw_uint(w, "netns", netns_ino);
 	jw_uint(w, "slot", pi ? pi->slot : kp.slot);
