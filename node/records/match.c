@@ -706,12 +706,17 @@ bool rec_filter_match(const struct rec_filter *f, const struct rec_fields *r)
 
 unsigned long long rec_line_connections(const char *line, size_t len)
 {
-	static const char conn[] = "\"connections\":";
-	const char *p;
+	static const char conn[] = "\"connections\":",
+			  fin[] = "\"final\":true}",
+			  agg[] = "\"reason\":\"aggregate\"";
+	/* a flow record ends with its reason and final: only the tail is
+	 * read, not the whole line twice (every flow line, two sinks) */
+	size_t tail = len < 64 ? len : 64;
+	const char *t = line + len - tail, *p;
 
-	if (!memmem(line, len, "\"final\":true", 12))
+	if (!memmem(t, tail, fin, sizeof(fin) - 1))
 		return 0;
-	if (!memmem(line, len, "\"aggregate\":true", 16))
+	if (!memmem(t, tail, agg, sizeof(agg) - 1))
 		return 1;
 	p = memmem(line, len, conn, sizeof(conn) - 1);
 	return p ? strtoull(p + sizeof(conn) - 1, NULL, 10) : 1;

@@ -223,5 +223,36 @@ static void test_bad_requests(void)
 	}
 }
 
+/* The connections a flow line stands for, read from its tail. */
+static void test_line_connections(void)
+{
+	static const char long_args[] =
+		"{\"type\":\"flow\",\"process\":{\"args\":[\"\\\"final\\\":true}\",\""
+		"\\\"reason\\\":\\\"aggregate\\\"\"]},\"flow\":{\"state\":\"established\","
+		"\"verdict\":\"forwarded\",\"reason\":\"periodic\",\"final\":false}}";
+	static const struct {
+		const char *line;
+		unsigned long long want;
+	} cases[] = {
+		{ "{\"type\":\"flow\",\"flow\":{\"state\":\"closed\",\"verdict\":\"forwarded\","
+		  "\"reason\":\"fin\",\"final\":true}}", 1 },
+		{ "{\"type\":\"flow\",\"flow\":{\"state\":\"established\","
+		  "\"reason\":\"periodic\",\"final\":false}}", 0 },
+		{ "{\"type\":\"flow\",\"flow\":{\"aggregate\":true,\"connections\":50,"
+		  "\"started\":50,\"reason\":\"aggregate\",\"final\":true}}", 50 },
+		/* the same texts inside a string are escaped: not the record's */
+		{ long_args, 0 },
+		{ "{\"final\":true}", 1 },
+		{ "", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!ASSERT_EQ(rec_line_connections(cases[i].line, strlen(cases[i].line)),
+			       cases[i].want, cases[i].line))
+			return;
+}
+
 TEST_MAIN(TEST(test_duration), TEST(test_rfc3339), TEST(test_fields),
-	  TEST(test_not_records), TEST(test_filter), TEST(test_bad_requests))
+	  TEST(test_not_records), TEST(test_filter), TEST(test_bad_requests),
+	  TEST(test_line_connections))
