@@ -159,13 +159,14 @@ struct lines_flush lines_flush(struct lines *l, const char *head, size_t hlen)
 {
 	struct lines_flush res = { 0 };
 	size_t keep = l->keep, body = l->len - keep, w, hl = head ? hlen + 1 : 0;
+	/* no buffer yet (nothing written so far): no offset into it */
+	char *lines = l->buf ? l->buf + keep : NULL;
 	struct iovec iov[4] = {
 		{ l->buf, keep },
 		{ (void *)head, head ? hlen : 0 },
 		{ "\n", hl ? 1 : 0 },
-		{ l->buf + keep, body },
+		{ lines, body },
 	};
-	char *lines = l->buf + keep;
 	unsigned long long n = l->nlines;
 
 	if (l->fd < 0 || (!keep && !hl && !body))
