@@ -401,7 +401,7 @@ struct ps_flow {
 			 * picked up without its SYN) */
 	__u8 verdict;	/* enum ps_flow_verdict of the last packet */
 	__u8 flags;	/* enum ps_flow_flags */
-	__u8 fin_side;	/* 1 + the side whose FIN made it FIN_BOTH */
+	__u8 pad1;
 	__u32 pad;
 	__u64 first_seen;
 	struct ps_flow_end end[2]; /* side 0, side 1 of the key */

@@ -233,10 +233,8 @@ static __always_inline int flow_tcp_state(struct ps_flow *f,
 			return __sync_val_compare_and_swap(&f->state, st,
 							   PS_FLOW_CLOSED) == st
 				       ? PS_FLOW_R_FIN : -1;
-		if (st != PS_FLOW_FIN_BOTH) {
-			f->fin_side = sender + 1;
+		if (st != PS_FLOW_FIN_BOTH)
 			f->state = PS_FLOW_FIN_BOTH;
-		}
 	} else if (flags & PS_TCP_FIN) {
 		if (st != PS_FLOW_CLOSING)
 			f->state = PS_FLOW_CLOSING;
