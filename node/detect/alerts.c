@@ -58,7 +58,20 @@ static void ancestry_w(struct detect *d, struct jw *w, struct dproc *p)
 	jw_arr_end(w);
 }
 
-static void alert_write(struct detect *d, const struct dalert *a,
+/* The opening record of a, kept; an alert whose copy cannot be made
+ * shows without its chain. */
+static void alert_keep(struct dalert *a, const char *line, size_t len)
+{
+	char *b = malloc(len);
+
+	free(a->record);
+	a->record = b;
+	a->record_len = b ? len : 0;
+	if (b)
+		memcpy(b, line, len);
+}
+
+static void alert_write(struct detect *d, struct dalert *a,
 			struct dpod *pod, struct dproc *p, const char *summary,
 			const struct jw *evidence, const char *status)
 {
@@ -97,6 +110,8 @@ static void alert_write(struct detect *d, const struct dalert *a,
 	jw_obj_end(w);
 	if (w->oom)
 		return;
+	if (!strcmp(status, "open"))
+		alert_keep(a, w->buf, w->len);
 	if (d->alerts_open)
 		exporter_write_line(&d->alerts_out, w->buf, w->len);
 	d->o.emit(d->o.arg, w->buf, w->len, a->netns);
@@ -164,6 +179,7 @@ void alerts_expire(struct detect *d, __u64 now)
 				    "closed");
 		}
 		*pp = a->next;
+		free(a->record);
 		free(a);
 		d->dirty = true;
 	}
@@ -175,6 +191,7 @@ void alerts_free(struct detect *d)
 
 	while ((a = d->alerts)) {
 		d->alerts = a->next;
+		free(a->record);
 		free(a);
 	}
 }
@@ -193,7 +210,8 @@ void detect_alerts_each(struct detect *d,
 			.severity = d->cfg->rule[a->rule].severity, .pod = a->pod,
 			.target = a->target, .count = a->count,
 			.first_ns = a->first_ns, .last_ns = a->last_ns,
-			.netns = a->netns,
+			.netns = a->netns, .record = a->record,
+			.record_len = a->record_len,
 		};
 
 		fn(arg, &v);

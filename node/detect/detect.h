@@ -72,6 +72,9 @@ struct detect_alert_view {
 	unsigned int count;
 	__u64 first_ns, last_ns; /* boot clock */
 	__u32 netns;
+	/* the alert's opening record (process, chain, evidence), or NULL */
+	const char *record;
+	size_t record_len;
 };
 /* Every open alert. */
 void detect_alerts_each(struct detect *d,

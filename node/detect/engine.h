@@ -147,6 +147,10 @@ struct dalert {
 	__u64 first_ns, last_ns; /* boot clock */
 	__u32 count;
 	__u32 netns;
+	/* the opening record, with the chain: what "alerts" shows, kept
+	 * over a restart in the state file */
+	char *record;
+	size_t record_len;
 	struct dalert *next;
 };
 

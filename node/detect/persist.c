@@ -6,7 +6,7 @@
  *   {"version":2, "node":NAME, "saved":NS,
  *    "pods":{"ns/name":{"first_seen":NS,"last_seen":NS,"peers":[...]}},
  *    "alerts":[{"id","rule","pod","tree","target","netns","first","last",
- *               "count"}],
+ *               "count","record"}],
  *    "processes":[{"exec_id","parent","netns","binary","args","first",
  *                  "exec_into", and for footholds "pod","foothold",
  *                  "foothold_at","why","channel"}]}
@@ -211,6 +211,8 @@ static void state_w(struct detect *d, struct jw *w, __u64 now)
 		time_w(d, w, "first", a->first_ns);
 		time_w(d, w, "last", a->last_ns);
 		jw_uint(w, "count", a->count);
+		if (a->record)
+			jw_strn(w, "record", a->record, a->record_len);
 		jw_obj_end(w);
 		saved_chain(d, &s, det_proc(d, &a->tree));
 	}
@@ -613,10 +615,52 @@ static bool pods_read(struct pctx *c, struct json_object *pods)
 	return true;
 }
 
+/* An alert's opening record: the JSON text of an alert record of that
+ * id, as it was written (it goes out again as it is). */
+static bool record_of(struct pctx *c, struct json_object *o, const char *at,
+		      struct dalert *a)
+{
+	struct json_object *r = NULL, *al, *id;
+	struct json_tokener *tok;
+	bool ok = false;
+	size_t n;
+	char *s;
+
+	if (!bytes_of(c, o, at, "record", false, &s, &n))
+		return false;
+	if (!s)
+		return true;
+	tok = json_tokener_new();
+	if (tok)
+		r = json_tokener_parse_ex(tok, s, (int)n);
+	if (!tok)
+		bad(c, "out of memory");
+	else if (!r || json_tokener_get_parse_end(tok) != n)
+		bad(c, "not one JSON text");
+	else if (!json_object_object_get_ex(r, "alert", &al) ||
+		 !json_object_object_get_ex(al, "id", &id) ||
+		 !json_object_is_type(id, json_type_string) ||
+		 strcmp(json_object_get_string(id), a->id))
+		bad(c, "not an alert record of id \"%s\"", a->id);
+	else
+		ok = true;
+	json_object_put(r);
+	if (tok)
+		json_tokener_free(tok);
+	if (!ok) {
+		free(s);
+		return false;
+	}
+	a->record = s;
+	a->record_len = n;
+	return true;
+}
+
 static bool alerts_read(struct pctx *c, struct json_object *alerts)
 {
 	static const char *const keys[] = { "id", "rule", "pod", "tree", "target",
-					    "netns", "first", "last", "count", NULL };
+					    "netns", "first", "last", "count",
+					    "record", NULL };
 	size_t i;
 
 	for (i = 0; i < json_object_array_length(alerts); i++) {
@@ -639,13 +683,16 @@ static bool alerts_read(struct pctx *c, struct json_object *alerts)
 		    !uint_of(c, o, at, "netns", true, UINT32_MAX, &netns) ||
 		    !time_of(c, o, at, "first", true, &a.first_ns) ||
 		    !time_of(c, o, at, "last", true, &a.last_ns) ||
-		    !uint_of(c, o, at, "count", true, UINT32_MAX, &count))
+		    !uint_of(c, o, at, "count", true, UINT32_MAX, &count) ||
+		    !record_of(c, o, at, &a))
 			return false;
 		a.netns = (__u32)netns;
 		a.count = (__u32)count;
 		n = malloc(sizeof(*n));
-		if (!n)
+		if (!n) {
+			free(a.record);
 			return bad(c, "out of memory");
+		}
 		*n = a;
 		n->next = c->d->alerts;
 		c->d->alerts = n;

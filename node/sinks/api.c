@@ -29,7 +29,6 @@
 
 #define API_REQUEST_MAX 8192
 #define API_REQUEST_NS (10ULL * 1000000000ULL) /* to send the request */
-#define API_ALERT_LINES 256 /* alert records kept, by id, for "alerts" */
 #define API_POD_COUNTS 4096 /* pods whose flows and alerts are counted */
 #define API_LISTEN_ID UINT32_MAX
 
@@ -78,13 +77,6 @@ struct api {
 	struct ring_line ring[API_RING_LINES];
 	__u64 head, tail;
 	size_t ring_bytes;
-	/* the last alert record of each id, for "alerts" */
-	struct {
-		char id[MATCH_WORD];
-		char *buf;
-		size_t len;
-	} alerts[API_ALERT_LINES];
-	unsigned int alert_next;
 	struct pod_count pods[API_POD_COUNTS];
 	struct rec_fields f; /* the fields of the line at hand */
 	struct jw w;	     /* answers */
@@ -549,7 +541,6 @@ static void alert_line(void *arg, const struct detect_alert_view *v)
 	struct each_ctx *x = arg;
 	struct api *a = x->a;
 	struct jw *w = &a->w;
-	unsigned int i;
 
 	jw_reset(w);
 	jw_obj(w, NULL);
@@ -563,11 +554,8 @@ static void alert_line(void *arg, const struct detect_alert_view *v)
 	jw_uint(w, "count", v->count);
 	time_w(a, w, "first", v->first_ns);
 	time_w(a, w, "last", v->last_ns);
-	for (i = 0; i < API_ALERT_LINES; i++)
-		if (a->alerts[i].buf && !strcmp(a->alerts[i].id, v->id)) {
-			jw_raw(w, "record", a->alerts[i].buf, a->alerts[i].len);
-			break;
-		}
+	if (v->record)
+		jw_raw(w, "record", v->record, v->record_len);
 	jw_obj_end(w);
 	client_answer(x->c, w->buf, w->len);
 }
@@ -853,34 +841,16 @@ static bool line_type_is(const char *line, size_t len, const char *type)
 	return (size_t)(line + len - p) > n && !memcmp(p, type, n) && p[n] == '"';
 }
 
-/* Alerts are few: parsed, counted for their pod, kept by id. */
+/* Alerts are few: parsed and counted for their pod (detection keeps
+ * each open alert's record for "alerts"). */
 static void alert_seen(struct api *a, const char *line, size_t len, __u32 netns)
 {
 	struct pod_count *p;
-	unsigned int i, slot;
-	char *b;
 
 	if (rec_fields_parse(line, len, &a->f) || !a->f.alert_id[0])
 		return;
 	if (!strcmp(a->f.status, "open") && netns && (p = pod_count(a, netns, true)))
 		p->alerts++;
-	if (!strcmp(a->f.status, "closed"))
-		return; /* the open record has the chain */
-	for (slot = 0; slot < API_ALERT_LINES; slot++)
-		if (a->alerts[slot].buf && !strcmp(a->alerts[slot].id, a->f.alert_id))
-			break;
-	if (slot == API_ALERT_LINES)
-		slot = a->alert_next++ % API_ALERT_LINES;
-	b = malloc(len);
-	if (!b)
-		return;
-	memcpy(b, line, len);
-	free(a->alerts[slot].buf);
-	a->alerts[slot].buf = b;
-	a->alerts[slot].len = len;
-	for (i = 0; i < sizeof(a->alerts[slot].id) - 1 && a->f.alert_id[i]; i++)
-		a->alerts[slot].id[i] = a->f.alert_id[i];
-	a->alerts[slot].id[i] = 0;
 }
 
 /* A flow record's connections, counted for its pods. */
@@ -1072,8 +1042,6 @@ void api_free(struct api *a)
 		free(a->ring[a->tail % API_RING_LINES].buf);
 		a->tail++;
 	}
-	for (i = 0; i < API_ALERT_LINES; i++)
-		free(a->alerts[i].buf);
 	jw_free(&a->w);
 	free(a->path);
 	free(a);

@@ -183,6 +183,14 @@ jqe '.pods["shop/client"].peers | length >= 3' <"$T/detect-state.json" &&
 	ok restart/baseline-saved || fail restart/baseline-saved "$(jq -c '.pods' "$T/detect-state.json")"
 before=$(jq -c 'select(.alert.status=="open")' "$AL" | grep -c .)
 daemon_start "${DARGS[@]}" --keep-pins || { fail restart/daemon "did not start"; exit 1; }
+# the open alert is shown after the restart with the chain it opened with
+"$PODSENTRY" --socket "$T/api.sock" alerts -o json >"$T/alerts-restarted.json" 2>&1
+jqe -s '[.[] | select(.type=="open_alert")] as $a | ($a | length) >= 1 and
+	all($a[]; .record.alert.id == .id) and
+	any($a[] | select(.rule=="network-tool-in-pod" and .pod=="shop/client");
+	    any(.record.ancestry[]; (.args | join(" ")) == "busybox nc -w 1 127.0.0.1 7"))' \
+	<"$T/alerts-restarted.json" && ok restart/open-alert-keeps-chain ||
+	fail restart/open-alert-keeps-chain "$(cut -c1-400 "$T/alerts-restarted.json")"
 touch "$T/go"
 wait_for 5 sh -c "[ ! -e $T/go ]"
 pod_run c "$(get $IPW); $(get $IPS:8080)"  # learned before the restart

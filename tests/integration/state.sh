@@ -36,6 +36,10 @@ broken unknown-member '{"version":2,"pods":{},"alerts":[],"processes":[],"extra"
 broken newer-version '{"version":3}' 'version: version 3 is not one this podsentryd reads (1..2)'
 broken bad-rule "{\"version\":2,\"pods\":{},\"alerts\":[{\"id\":\"a\",\"rule\":\"nope\",\"pod\":\"a/b\",\"tree\":\"n:1:2\",\"target\":\"\",\"netns\":1,\"first\":$NOW,\"last\":$NOW,\"count\":1}],\"processes\":[]}" \
 	'alerts[0].rule: "nope" is not a rule'
+broken record-of-another-alert "{\"version\":2,\"pods\":{},\"alerts\":[{\"id\":\"a\",\"rule\":\"reverse-shell\",\"pod\":\"a/b\",\"tree\":\"n:1:2\",\"target\":\"\",\"netns\":1,\"first\":$NOW,\"last\":$NOW,\"count\":1,\"record\":\"{\\\"type\\\":\\\"alert\\\",\\\"alert\\\":{\\\"id\\\":\\\"b\\\"}}\"}],\"processes\":[]}" \
+	'alerts[0].record: not an alert record of id "a"'
+broken record-not-json "{\"version\":2,\"pods\":{},\"alerts\":[{\"id\":\"a\",\"rule\":\"reverse-shell\",\"pod\":\"a/b\",\"tree\":\"n:1:2\",\"target\":\"\",\"netns\":1,\"first\":$NOW,\"last\":$NOW,\"count\":1,\"record\":\"{\\\"type\\\"\"}],\"processes\":[]}" \
+	'alerts[0].record: not one JSON text'
 broken bad-exec-id '{"version":2,"pods":{},"alerts":[],"processes":[{"exec_id":"12","parent":"n:1:1","netns":1,"binary":"/bin/sh"}]}' \
 	'processes[0].exec_id: "12" is not an exec id (node:ktime:pid)'
 broken bad-escape '{"version":2,"pods":{},"alerts":[],"processes":[{"exec_id":"n:5:2","parent":"n:1:1","netns":1,"binary":"a\\q","binary_escaped":true}]}' \
