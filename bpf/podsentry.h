@@ -575,8 +575,8 @@ enum ps_drop_reason {
 	PS_DROP_RB_SOCK = 8,	  /* ring buffer full: socket event lost */
 	PS_DROP_SOCKS_FULL = 9,	  /* socks/listeners update failed */
 	PS_DROP_SOCK_NO_PROC = 10, /* socket of a process procs does not know */
-	PS_DROP_SOCK_STORAGE = 11, /* no socket storage: the connection is
-				    * not named, an inheriting exec not told */
+	PS_DROP_CONNECTS_FULL = 11, /* connecting table full: the connect is
+				     * not named */
 	PS_DROP_MARKS_FULL = 12,   /* a marked tree's child could not be marked */
 	PS_DROP_AGG_FULL = 13,	   /* flow_agg full: connection sent alone */
 	PS_DROP_FLOW_UNNAMED = 14, /* an established TCP socket found no flow
@@ -598,7 +598,7 @@ enum ps_drop_reason {
 		[PS_DROP_RB_SOCK] = "ringbuf_sock",                            \
 		[PS_DROP_SOCKS_FULL] = "socks_full",                           \
 		[PS_DROP_SOCK_NO_PROC] = "sock_without_process",               \
-		[PS_DROP_SOCK_STORAGE] = "sock_storage",                       \
+		[PS_DROP_CONNECTS_FULL] = "connects_full",                     \
 		[PS_DROP_MARKS_FULL] = "marks_full",                           \
 		[PS_DROP_AGG_FULL] = "flow_agg_full",                          \
 		[PS_DROP_FLOW_UNNAMED] = "flow_not_found",                     \
@@ -607,7 +607,7 @@ enum ps_drop_reason {
 /* ---- sockets (sock.bpf.c) ----
  * A TCP socket of a watched process names its flow when the connection
  * is established: the socket program stamps the exec of the connecting
- * process (kept in the socket's storage from connect()) or of the
+ * process (kept by socket cookie from connect()) or of the
  * listening one (listeners map) into its end of the flow entry.
  * UDP has no establishment: socks, an LRU hash struct ps_sock_key ->
  * struct ps_sock_owner, holds the exec that sent to a destination

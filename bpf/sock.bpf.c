@@ -83,11 +83,17 @@ struct ps_sock_caller {
 	bool marked; /* its tree is followed in real time */
 };
 
-/* The exec that called connect() on a TCP socket, kept on the socket
- * itself until it is freed: connect_done takes the caller from it once
- * the tuple is complete. */
-#define PS_HELD_CONNECTING (1U << 31) /* connect() called, not established */
-#define PS_HELD_MARKED (1U << 30)     /* the caller's tree was marked */
+/* The exec that called connect() on a TCP socket, from CLOSE ->
+ * SYN_SENT (process context, the source port not chosen yet) until the
+ * connection is established or fails (softirq, the tuple complete):
+ * connect_done takes the caller from here, by socket cookie. A hash
+ * preallocated: an insert and a delete per connection cost a fraction of
+ * a socket storage's allocation and its free with the socket. A socket
+ * whose connect is not followed (full table) is counted. */
+#ifndef PS_MAX_CONNECTING
+#define PS_MAX_CONNECTING 32768
+#endif
+#define PS_HELD_MARKED (1U << 30) /* the caller's tree was marked */
 
 struct ps_sock_held {
 	struct ps_exec_id exec;
@@ -97,30 +103,11 @@ struct ps_sock_held {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PS_MAX_CONNECTING);
+	__type(key, __u64); /* socket cookie */
 	__type(value, struct ps_sock_held);
-} sock_held SEC(".maps");
-
-/* Keep exec as the opener of sk (a struct sock or the bpf_sock of a
- * cgroup hook) in its storage, made if needed. */
-static __always_inline void sock_hold(void *sk, const struct ps_exec_id *exec,
-				      __u64 exe, __u32 tgid, __u32 flags)
-{
-	struct ps_sock_held *h;
-
-	h = bpf_sk_storage_get(&sock_held, sk, NULL,
-			       BPF_SK_STORAGE_GET_F_CREATE);
-	if (!h) {
-		drop_count(PS_DROP_SOCK_STORAGE);
-		return;
-	}
-	h->exec = *exec;
-	h->exe = exe;
-	h->tgid = tgid;
-	h->flags = flags;
-}
+} connecting SEC(".maps");
 
 /* The calling process, when it is watched and its exec is known. */
 static __always_inline bool current_owner(struct ps_sock_caller *o)
@@ -310,16 +297,23 @@ static __always_inline bool flow_stamp(const struct ps_sock_key *k,
 }
 
 /* ---- TCP connect: who called connect() ---- */
-/* CLOSE -> SYN_SENT, in connect() (process context, before the source
- * port is chosen): the caller is kept on the socket. A connected UDP
- * socket is named when it sends (sock_send_length). */
+/* CLOSE -> SYN_SENT, in connect(): the caller is kept for connect_done.
+ * A connected UDP socket is named when it sends (sock_send_length). */
 static __always_inline void connect_begin(const struct sock *sk)
 {
+	struct ps_sock_held h;
 	struct ps_sock_caller o;
+	__u64 cookie;
 
-	if (current_owner(&o))
-		sock_hold((void *)sk, &o.exec, o.exe, o.tgid,
-			  PS_HELD_CONNECTING | (o.marked ? PS_HELD_MARKED : 0));
+	if (!current_owner(&o))
+		return;
+	cookie = bpf_get_socket_cookie((struct sock *)sk);
+	h.exec = o.exec;
+	h.exe = o.exe;
+	h.tgid = o.tgid;
+	h.flags = o.marked ? PS_HELD_MARKED : 0;
+	if (bpf_map_update_elem(&connecting, &cookie, &h, BPF_ANY))
+		drop_count(PS_DROP_CONNECTS_FULL);
 }
 
 /* SYN_SENT -> ESTABLISHED (flags 0) or -> CLOSE (PS_SOCK_FAILED): the
@@ -327,27 +321,29 @@ static __always_inline void connect_begin(const struct sock *sk)
  * RST passed TC first): the notice names it. */
 static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 {
-	struct ps_sock_held *h;
+	__u64 cookie = bpf_get_socket_cookie((struct sock *)sk);
+	struct ps_sock_held *hp, h;
 	struct ps_sock_key k;
 	__u32 why;
 
-	h = bpf_sk_storage_get(&sock_held, (struct sock *)sk, NULL, 0);
-	if (!h || !(h->flags & PS_HELD_CONNECTING))
+	hp = bpf_map_lookup_elem(&connecting, &cookie);
+	if (!hp)
 		return;
-	h->flags &= ~PS_HELD_CONNECTING;
+	h = *hp;
+	bpf_map_delete_elem(&connecting, &cookie);
 	if (!sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
 		return;
 	if (flags & PS_SOCK_FAILED) {
 		sock_count(PS_SC_CONNECT_FAILED);
 	} else {
 		sock_count(PS_SC_CONNECT);
-		if (!flow_stamp(&k, &h->exec, h->tgid))
+		if (!flow_stamp(&k, &h.exec, h.tgid))
 			drop_count(PS_DROP_FLOW_UNNAMED);
 	}
 	why = connect_notice(&k, flags | PS_SOCK_CONNECT,
-			     h->flags & PS_HELD_MARKED, h->exe);
+			     h.flags & PS_HELD_MARKED, h.exe);
 	if (why)
-		sock_emit(PS_EV_CONNECT, &k, &h->exec, h->tgid, NULL, why, h->exe);
+		sock_emit(PS_EV_CONNECT, &k, &h.exec, h.tgid, NULL, why, h.exe);
 }
 
 /* ---- TCP listen and accept ---- */
