@@ -25,7 +25,7 @@ export PS_TEST_BPFFS=/sys/fs/bpf/psbench-$PS_TEST_PREFIX
 set -u
 CRR=$B/bench/crr
 N=${CRR_N:-20000}
-ROUNDS=${CRR_ROUNDS:-3}
+ROUNDS=${CRR_ROUNDS:-5}
 WORKERS=${CRR_WORKERS:-2}
 
 cleanup() {
