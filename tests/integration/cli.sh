@@ -333,7 +333,8 @@ for i in range(20):
         d = s.recv(4096)
     except socket.timeout:
         d = None
-    if d is not None:
+    # a live record (a periodic stats one) may reach a follower first
+    if d is not None and b'"type":"error"' in d:
         print(n, d.decode().strip())
         break
     socks.append(s)
