@@ -93,13 +93,11 @@ struct ps_sock_caller {
 #ifndef PS_MAX_CONNECTING
 #define PS_MAX_CONNECTING 32768
 #endif
-#define PS_HELD_MARKED (1U << 30) /* the caller's tree was marked */
-
 struct ps_sock_held {
 	struct ps_exec_id exec;
 	__u64 exe;
 	__u32 tgid;
-	__u32 flags; /* PS_HELD_* */
+	__u32 marked; /* the caller's tree was marked */
 };
 
 struct {
@@ -311,7 +309,7 @@ static __always_inline void connect_begin(const struct sock *sk)
 	h.exec = o.exec;
 	h.exe = o.exe;
 	h.tgid = o.tgid;
-	h.flags = o.marked ? PS_HELD_MARKED : 0;
+	h.marked = o.marked;
 	if (bpf_map_update_elem(&connecting, &cookie, &h, BPF_ANY))
 		drop_count(PS_DROP_CONNECTS_FULL);
 }
@@ -341,7 +339,7 @@ static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 			drop_count(PS_DROP_FLOW_UNNAMED);
 	}
 	why = connect_notice(&k, flags | PS_SOCK_CONNECT,
-			     h.flags & PS_HELD_MARKED, h.exe);
+			     h.marked, h.exe);
 	if (why)
 		sock_emit(PS_EV_CONNECT, &k, &h.exec, h.tgid, NULL, why, h.exe);
 }
