@@ -32,6 +32,11 @@
 #ifndef PS_MAX_FLOWS6
 #define PS_MAX_FLOWS6 65536 /* flows6 LRU */
 #endif
+#ifndef PS_MAX_CONNECTING
+/* connects in progress followed (sock.bpf.c connecting); user space may
+ * resize before load */
+#define PS_MAX_CONNECTING 32768
+#endif
 #ifndef PS_MAX_DENY
 #define PS_MAX_DENY 16384
 #endif

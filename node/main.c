@@ -69,6 +69,9 @@ static const char usage_text[] =
 "                     changed (default 10), and at exit\n"
 "  --max-flows N4[,N6] flow table sizes, IPv4 and IPv6 entries (default\n"
 "                     131072,65536; LRU: the least recent flows make room)\n"
+"  --max-connects N   TCP connects in progress whose caller is followed\n"
+"                     (default 32768; past them a connect is not named\n"
+"                     and counted as lost connects_full)\n"
 "  --node-name NAME   node name in records and exec ids (default: hostname)\n"
 "  --config FILE      detection rules, allow-lists and tunables (JSON);\n"
 "                     an invalid file stops the daemon\n"
@@ -113,6 +116,7 @@ struct options {
 	__u64 stats_ns;
 	__u32 records;		 /* enum ps_sock_records */
 	__u32 max_flows4, max_flows6;
+	__u32 max_connects;
 	enum ps_scope scope;
 	enum privs_seccomp seccomp;
 	bool keep_pins;
@@ -162,8 +166,12 @@ static int seconds_parse(const char *s, __u64 *ns)
 
 #define PS_FLOWS_MIN 1024U
 #define PS_FLOWS_MAX (16U << 20)
+#define PS_CONNECTS_MIN 16U
+#define PS_CONNECTS_MAX (1U << 20)
 
-static int flows_count_parse(const char *s, char **end, __u32 *n)
+/* A count from min to max, digits only, ending at *end */
+static int count_parse(const char *s, char **end, unsigned long min,
+		       unsigned long max, __u32 *n)
 {
 	unsigned long v;
 
@@ -171,10 +179,15 @@ static int flows_count_parse(const char *s, char **end, __u32 *n)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, end, 10);
-	if (errno || v < PS_FLOWS_MIN || v > PS_FLOWS_MAX)
+	if (errno || v < min || v > max)
 		return -EINVAL;
 	*n = v;
 	return 0;
+}
+
+static int flows_count_parse(const char *s, char **end, __u32 *n)
+{
+	return count_parse(s, end, PS_FLOWS_MIN, PS_FLOWS_MAX, n);
 }
 
 /* "N4" or "N4,N6": the sizes of the flows4 and flows6 tables */
@@ -259,6 +272,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "flow-update", required_argument, NULL, 'U' },
 		{ "flow-idle", required_argument, NULL, 'I' },
 		{ "max-flows", required_argument, NULL, 'M' },
+		{ "max-connects", required_argument, NULL, 'K' },
 		{ "flow-aggregate", required_argument, NULL, 'G' },
 		{ "records", required_argument, NULL, 'R' },
 		{ "stats-interval", required_argument, NULL, 'Q' },
@@ -287,6 +301,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 	o->stats_ns = 10ULL * 1000000000ULL;
 	o->max_flows4 = PS_MAX_FLOWS;
 	o->max_flows6 = PS_MAX_FLOWS6;
+	o->max_connects = PS_MAX_CONNECTING;
 	o->metrics_pods = METRICS_MAX_PODS_DEFAULT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -351,6 +366,18 @@ static int options_parse(struct options *o, int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case 'K': {
+			char *end;
+
+			if (count_parse(optarg, &end, PS_CONNECTS_MIN,
+					PS_CONNECTS_MAX, &o->max_connects) ||
+			    *end) {
+				fprintf(stderr, "podsentryd: --max-connects: \"%s\" is not a number from %u to %u\n",
+					optarg, PS_CONNECTS_MIN, PS_CONNECTS_MAX);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'v': o->verbose = true; break;
 		case 'S':
 			if (!strcmp(optarg, "pods"))
@@ -786,6 +813,7 @@ int main(int argc, char **argv)
 		.flow_update_ns = d.opt.flow_update_ns,
 		.max_flows4 = d.opt.max_flows4,
 		.max_flows6 = d.opt.max_flows6,
+		.max_connects = d.opt.max_connects,
 		.aggregate = d.opt.flow_aggregate_ns != 0,
 		.sock_records = d.opt.records,
 	};

@@ -213,6 +213,9 @@ static int sock_start(struct loader *l, const struct loader_opts *o)
 	l->sock->rodata->scope = o->scope;
 	l->sock->rodata->sock_records = o->sock_records;
 	flow_tables_size(l->sock->obj, o->max_flows4, o->max_flows6);
+	if (o->max_connects)
+		bpf_map__set_max_entries(l->sock->maps.connecting,
+					 o->max_connects);
 	pins_replace_unfit(l->sock->obj);
 	err = sock_bpf__load(l->sock);
 	if (err) {

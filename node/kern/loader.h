@@ -35,6 +35,7 @@ struct loader_opts {
 	enum ps_scope scope;
 	__u64 flow_update_ns;	       /* 0: no FLOW_UPDATE */
 	__u32 max_flows4, max_flows6;  /* sizes of flows4 and flows6 */
+	__u32 max_connects;	       /* size of connecting */
 	bool aggregate;		       /* fold short TCP connections */
 	__u32 sock_records;	       /* enum ps_sock_records */
 };

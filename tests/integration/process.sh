@@ -182,6 +182,12 @@ daemon_start --state-dir "$T/state" && daemon_stop && [ ! -e "$BPFFS/pods" ] &&
 "$PODSENTRYD" --max-flows 4096,10 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q 'max-flows: "4096,10" is not N or N4,N6 with each from 1024 to' "$T/err" &&
 	ok bad-max-flows || fail bad-max-flows "rc=$rc $(head -1 "$T/err")"
+for v in 15 1048577 16k -1; do
+	"$PODSENTRYD" --max-connects "$v" 2>"$T/err"; rc=$?
+	[ $rc = 2 ] && grep -q "max-connects: \"$v\" is not a number from 16 to 1048576" "$T/err" ||
+		{ fail bad-max-connects "$v: rc=$rc $(head -1 "$T/err")"; break; }
+done
+[ "$v" = -1 ] && [ $rc = 2 ] && ok bad-max-connects
 "$PODSENTRYD" --help >"$T/help"; rc=$?
 [ $rc = 0 ] && grep -q "Examples:" "$T/help" && ok help || fail help "rc=$rc"
 [ ! -e "$BPFFS/pods" ] && ok bad-input-leaves-nothing || fail bad-input-leaves-nothing "$(ls "$BPFFS")"
