@@ -90,9 +90,6 @@ struct ps_sock_caller {
  * preallocated: an insert and a delete per connection cost a fraction of
  * a socket storage's allocation and its free with the socket. A socket
  * whose connect is not followed (full table) is counted. */
-#ifndef PS_MAX_CONNECTING
-#define PS_MAX_CONNECTING 32768
-#endif
 struct ps_sock_held {
 	struct ps_exec_id exec;
 	__u64 exe;
@@ -315,8 +312,10 @@ static __always_inline void connect_begin(const struct sock *sk)
 }
 
 /* SYN_SENT -> ESTABLISHED (flags 0) or -> CLOSE (PS_SOCK_FAILED): the
- * source port is known now. A failed connect's flow ended already (its
- * RST passed TC first): the notice names it. */
+ * source port is known now. A refused connect's flow ended already (its
+ * RST passed TC first): the notice names it. One that got no answer
+ * (closed, timed out, unreachable) is still in the table until the idle
+ * sweep: it is named here, as an established one is. */
 static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 {
 	__u64 cookie = bpf_get_socket_cookie((struct sock *)sk);
@@ -333,6 +332,8 @@ static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 		return;
 	if (flags & PS_SOCK_FAILED) {
 		sock_count(PS_SC_CONNECT_FAILED);
+		if (!(flags & PS_SOCK_REFUSED))
+			flow_stamp(&k, &h.exec, h.tgid);
 	} else {
 		sock_count(PS_SC_CONNECT);
 		if (!flow_stamp(&k, &h.exec, h.tgid))
@@ -342,6 +343,29 @@ static __always_inline void connect_done(const struct sock *sk, __u32 flags)
 			     h.marked, h.exe);
 	if (why)
 		sock_emit(PS_EV_CONNECT, &k, &h.exec, h.tgid, NULL, why, h.exe);
+}
+
+/* A SYN sent again: a connect that gets no answer. Its flow is named
+ * now, a second after it began, not only when the socket gives up: the
+ * idle sweep may end a flow between two SYNs (they are 1, 2, 4... 64 s
+ * apart), and a connect then times out without a flow to name. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(ps_syn_again, const struct sock *sk, const struct sk_buff *skb,
+	     int err)
+{
+	struct ps_sock_held *hp;
+	struct ps_sock_key k;
+	__u64 cookie;
+
+	if (sk->__sk_common.skc_state != PS_TCP_SYN_SENT ||
+	    sk->sk_protocol != PS_SOCK_IPPROTO_TCP)
+		return 0;
+	cookie = bpf_get_socket_cookie((struct sock *)sk);
+	hp = bpf_map_lookup_elem(&connecting, &cookie);
+	if (!hp || !sock_key_of(sk, &k, PS_SOCK_IPPROTO_TCP))
+		return 0;
+	flow_stamp(&k, &hp->exec, hp->tgid);
+	return 0;
 }
 
 /* ---- TCP listen and accept ---- */

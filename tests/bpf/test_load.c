@@ -36,6 +36,7 @@ static const struct {
 	{ "sock.bpf.o", "ps_sock_release" },
 	{ "sock.bpf.o", "ps_sock_state" },
 	{ "sock.bpf.o", "ps_sock_send" },
+	{ "sock.bpf.o", "ps_syn_again" },
 };
 
 static char build_dir[4096], pin_dir[4096];

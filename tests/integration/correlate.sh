@@ -16,7 +16,10 @@
 # across execve (busybox nc -e /bin/sh), the attribution rate over
 # 10 000 connect/request/response/close cycles (printed; >= 99.9%), and
 # a server that listened and a UDP receiver that bound before the daemon
-# started.
+# started, connects that get no answer (named whether the socket gives
+# up before or after the idle sweep ends the flow), and more connects in
+# progress than the daemon follows (--max-connects: the rest counted as
+# lost connects_full, not named).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../cni/lib-cni.sh"
 CRR=$B/bench/crr
@@ -257,6 +260,77 @@ if daemon_start --state-dir "$STATE" --flow-idle 2; then
 	daemon_stop
 else
 	fail tcp/listener-older-than-daemon "daemon did not restart"
+fi
+# --- connects that get no answer, and a full table of connects in
+# progress: pod server drops SYNs to ports 9 and 10 unanswered; the
+# daemon follows 16 connects in progress (--max-connects 16)
+cat >"$T/syns.py" <<'PY'
+import errno, socket, sys
+n, ip, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ss = []
+for i in range(n):
+    s = socket.socket()
+    s.setblocking(False)
+    e = s.connect_ex((ip, port))
+    if e != errno.EINPROGRESS:
+        sys.exit("connect: %s" % errno.errorcode.get(e, e))
+    ss.append(s)
+print("open", flush=True)
+sys.stdin.read()
+PY
+ip netns exec "$NB" nft -f - <<NFT
+table inet ${P}syn {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		tcp dport { 9, 10 } drop
+	}
+}
+NFT
+# failed_flows PORT: "pid" (or none) of each final failed flow to PORT
+failed_flows() {
+	jq -r --argjson port "$1" 'select(.type=="flow" and .flow.final and
+		.flow.dst.port==$port and .flow.state=="failed") |
+		.flow.src.process.pid // "none"' "$X"
+}
+if daemon_start --state-dir "$STATE" --flow-idle 2 --max-connects 16; then
+	# 40 at once: 16 followed, 24 counted as lost; closed before the
+	# idle sweep ends their flows
+	coproc SYNS { ip netns exec "$NA" python3 "$T/syns.py" 40 "$IPB" 9; }
+	read -r -t 10 -u "${SYNS[0]}" line
+	pid=$SYNS_PID
+	sleep 0.5
+	exec {SYNS[1]}>&-
+	wait "$pid"
+	wait_for 10 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==9)' $X | wc -l) -ge 40 ]"
+	wait_for 15 has_record '.type=="lost" and .lost.reason=="connects_full"'
+	lost=$(jq -s '[.[] | select(.type=="lost" and .lost.reason=="connects_full")] | last | .lost.total // 0' "$X")
+	[ "$line" = open ] && [ "$lost" = 24 ] && ok connects/full-table-counted ||
+		fail connects/full-table-counted "'$line'; lost connects_full total $lost, want 24 (40 connects, 16 followed)"
+	py=$(exec_of client 'test("syns.py")' | cut -d' ' -f2)
+	got=$(failed_flows 9 | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
+	[ -n "$py" ] && [ "$got" = "$py x16 none x24 " ] &&
+		ok connects/unanswered-named-unless-not-followed ||
+		fail connects/unanswered-named-unless-not-followed "failed flows to port 9 name: $got (syns.py is pid '$py')"
+	# SYNs 1, 3, 7 s apart: the idle sweep (2 s) ends each flow while its
+	# socket still waits; the SYN sent again names it. The table has
+	# room again: the 40 above left it.
+	ip netns exec "$NA" sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0
+	coproc SYNS { ip netns exec "$NA" python3 "$T/syns.py" 5 "$IPB" 10; }
+	read -r -t 10 -u "${SYNS[0]}" line
+	pid=$SYNS_PID
+	wait_for 15 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==10)' $X | wc -l) -ge 5 ]"
+	open=$(ip netns exec "$NA" ss -tn state syn-sent "( dport = :10 )" | grep -c ":10 ")
+	py=$(jq -r 'select(.type=="process_exec" and (.process.args | join(" ") | test("syns.py 5 "))) | .process.pid' "$X" | head -n 1)
+	got=$(failed_flows 10 | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
+	[ "$open" = 5 ] && [ -n "$py" ] && [ "$got" = "$py x5 " ] &&
+		ok connects/waiting-connect-named-before-it-gives-up ||
+		fail connects/waiting-connect-named-before-it-gives-up "$open sockets still connecting; failed flows to port 10 name: $got (syns.py is pid '$py')"
+	exec {SYNS[1]}>&-
+	wait "$pid"
+	ip netns exec "$NA" sysctl -qw net.ipv4.tcp_syn_linear_timeouts=4
+	daemon_stop
+else
+	fail connects/full-table-counted "daemon did not start with --max-connects 16"
 fi
 cni_del "${P}ca" "$NA" >/dev/null
 cni_del "${P}cb" "$NB" >/dev/null
