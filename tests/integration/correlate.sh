@@ -320,7 +320,7 @@ if daemon_start --state-dir "$STATE" --flow-idle 2 --max-connects 16; then
 	pid=$SYNS_PID
 	wait_for 15 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.final and .flow.dst.port==10)' $X | wc -l) -ge 5 ]"
 	open=$(ip netns exec "$NA" ss -tn state syn-sent "( dport = :10 )" | grep -c ":10 ")
-	py=$(jq -r 'select(.type=="process_exec" and (.process.args | join(" ") | test("syns.py 5 "))) | .process.pid' "$X" | head -n 1)
+	py=$(exec_of client 'test("syns.py 5 ")' | cut -d' ' -f2)
 	got=$(failed_flows 10 | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
 	[ "$open" = 5 ] && [ -n "$py" ] && [ "$got" = "$py x5 " ] &&
 		ok connects/waiting-connect-named-before-it-gives-up ||
