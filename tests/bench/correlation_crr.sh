@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Pod-to-pod TCP connect/request/response/close rate with podsentryd doing
 # full flow-process correlation (every connection logged: one flow record
-# naming both pods and processes) vs bare, alternated in one run, and the
+# naming both pods and processes) vs bare, alternated in one run (the
+# side that goes first alternates with the round), and the
 # same with --flow-aggregate 10; reports the ratios (targets: >= 0.85 of
 # bare and >= 0.97 of the bpftrace-counting peer, goal 0.95; aggregated
 # >= 0.95), the busy CPU per connection of the whole machine on each side
@@ -123,11 +124,16 @@ fi
 declare -A peer peer_us
 bare=() with=() bare_us=() with_us=() agg=() agg_us=() bytes=()
 esize() { stat -c %s "$T/export.json" 2>/dev/null || echo 0; }
-for r in $(seq "$ROUNDS"); do
+# the three sides of a round; which goes first alternates with the round
+# (bare first in odd rounds, aggregated first in even ones): this VM
+# drifts within seconds, and the order must not favour a side
+side_bare() {
+	local m us lines
 	daemon_stop
 	b0=$(busy_ticks)
 	bare+=("$(rate ba "$IPB")")
 	bare_us+=("$(per_conn "$b0")")
+	echo "round $r: bare ${bare[-1]}/s ${bare_us[-1]} µs CPU/conn"
 	for m in "${PEERS[@]}"; do
 		peer_start "$m" || exit 1
 		b0=$(busy_ticks)
@@ -139,12 +145,17 @@ for r in $(seq "$ROUNDS"); do
 		echo "round $r: bpftrace $m ${peer[$m]##* }/s $us µs CPU/conn${lines:+ ($lines lines printed)}"
 		lines=
 	done
+}
+side_with() {
+	daemon_stop
 	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
 	t0=$(cpu_ticks) b0=$(busy_ticks) s0=$(esize)
 	with+=("$(rate wa "$IPW")")
 	with_us+=("$(per_conn "$b0")")
 	bytes+=("$(( ($(esize) - s0) / N ))")
-	echo "round $r: bare ${bare[-1]}/s ${bare_us[-1]} µs CPU/conn  with podsentryd ${with[-1]}/s ${with_us[-1]} µs CPU/conn  (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms, ${bytes[-1]} B/conn)"
+	echo "round $r: with podsentryd ${with[-1]}/s ${with_us[-1]} µs CPU/conn  (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms, ${bytes[-1]} B/conn)"
+}
+side_agg() {
 	daemon_stop
 	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 --flow-aggregate 10 || exit 1
 	t0=$(cpu_ticks) b0=$(busy_ticks)
@@ -152,6 +163,14 @@ for r in $(seq "$ROUNDS"); do
 	agg_us+=("$(per_conn "$b0")")
 	echo "round $r: with --flow-aggregate 10 ${agg[-1]}/s ${agg_us[-1]} µs CPU/conn (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms)"
 	sleep 7 # the interval's aggregates are written
+	daemon_stop
+}
+for r in $(seq "$ROUNDS"); do
+	if [ $((r % 2)) = 1 ]; then
+		side_bare; side_with; side_agg
+	else
+		side_agg; side_with; side_bare
+	fi
 done
 sleep 3
 daemon_stop
