@@ -260,6 +260,15 @@ static __always_inline int tc_flow(struct __sk_buff *skb, bool from_pod)
 	fp.verdict = PS_VERDICT_PASS;
 	fp.netns = pi->netns_ino;
 	fp.slot = slot;
+	/* A group address is no pod's: what the host or the outside sends
+	 * to one (MLD and IGMP reports, router solicitations...) is flooded
+	 * to every pod of the bridge, one flow of no pod end, counted at
+	 * each veth it leaves by (the pods' own counters above still count
+	 * it as theirs). */
+	if (!from_pod && pkt_to_group(&p)) {
+		fp.netns = 0;
+		fp.slot = 0;
+	}
 	flow_account(&p, &fp);
 	return TC_ACT_UNSPEC;
 }

@@ -43,4 +43,14 @@ struct ps_pkt {
 #define PS_AF_INET 2
 #define PS_AF_INET6 10
 
+/* Whether the packet goes to a group address: IPv4 multicast
+ * (224.0.0.0/4) or limited broadcast, IPv6 multicast (ff00::/8). */
+static __always_inline bool pkt_to_group(const struct ps_pkt *p)
+{
+	if (p->family == PS_AF_INET)
+		return (p->daddr.b[0] & 0xf0) == 0xe0 ||
+		       p->daddr.w[0] == 0xffffffff;
+	return p->daddr.b[0] == 0xff;
+}
+
 #endif

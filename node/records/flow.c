@@ -12,6 +12,7 @@ const char *ip_proto_name(__u8 proto, char *buf, size_t len)
 	case 6: return "tcp";
 	case 17: return "udp";
 	case 1: return "icmp";
+	case 2: return "igmp";
 	case 58: return "icmpv6";
 	case 132: return "sctp";
 	}

@@ -33,10 +33,10 @@ struct flow_view {
 };
 
 /* The side of v whose pod the record is filed under: src when it is a
- * pod of the node, else dst. */
+ * pod of the node, else dst; src when neither end is a pod. */
 static inline int flow_view_pod_side(const struct flow_view *v)
 {
-	return v->netns[v->src] ? v->src : !v->src;
+	return v->netns[v->src] || !v->netns[!v->src] ? v->src : !v->src;
 }
 
 /* The short connections of one interval from one pod's process to one

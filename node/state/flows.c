@@ -160,8 +160,11 @@ static void view_fill(struct flow_table *t, struct flow_view *v,
 	v->opened_known = f->opener != 0;
 	if (f->opener)
 		v->src = (f->opener - 1) & 1;
-	else /* picked up midway: the pod's end, as if it had opened it */
-		v->src = v->netns[0] || !v->netns[1] ? 0 : 1;
+	else if (v->netns[0] || v->netns[1]) /* picked up midway: the pod's
+					      * end, as if it had opened it */
+		v->src = v->netns[0] ? 0 : 1;
+	else /* no pod end (kernel chatter to a group address): its sender */
+		v->src = f->end[0].packets || !f->end[1].packets ? 0 : 1;
 }
 
 static bool view_named(const struct flow_view *v)

@@ -7,7 +7,8 @@
 # IP stack counted (/proc/net/snmp and IpExt octets in its netns), with
 # direction, flags and state. Flow ends on FIN, RST and idle timeout; a
 # long flow gets periodic updates; the record is in both pods' logs, and
-# each pod's log holds only records about it.
+# each pod's log holds only records about it. A multicast group's flow
+# is the sending pod's, or no pod's when the host sends it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../cni/lib-cni.sh"
 
@@ -150,6 +151,35 @@ has_record '.type=="process_exec" and (.process.args|join(" ")|contains("5001"))
 n=$(jq -r 'select(.pod.name != "client" and .flow.src.pod.name != "client" and
 	.flow.dst.pod.name != "client") | .type' "$CL" | wc -l)
 [ "$n" = 0 ] && ok pod-logs/only-own-records || fail pod-logs/only-own-records "$n records about other pods in client.log"
+
+# --- group addresses: the bridge floods a datagram to a multicast group
+# to every pod. From the host it is no pod's flow: one record of no pod,
+# counted at each of the 2 veths it leaves by, in neither pod's log. From
+# a pod it is that pod's, counted once, at its own veth.
+GW=$SUBNET_PFX.1 GRP=239.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).7
+mcast_send() { # NETNS|"" SOURCE_IP PORT COUNT
+	${1:+ip netns exec "$1"} python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+for i in range(int(sys.argv[4])):
+    s.sendto(b"m" * 50, (sys.argv[2], int(sys.argv[3])))' "$2" "$GRP" "$3" "$4"
+}
+mcast_send "" "$GW" 5011 5 && mcast_send "$NA" "$IPA" 5012 3 ||
+	fail group/sent "multicast send failed"
+wait_for 15 has_record ".type==\"flow\" and .flow.final and .flow.dst.ip==\"$GRP\" and .flow.dst.port==5011"
+wait_for 15 has_record ".type==\"flow\" and .flow.final and .flow.dst.ip==\"$GRP\" and .flow.dst.port==5012"
+x=$(flows_to udp 5011 | jq -r '[.pod.name // "-", .flow.src.ip, .flow.src.pod.name // "-",
+	.flow.dst.pod.name // "-", .flow.packets_out, .flow.packets_in] | join(" ")')
+[ "$x" = "- $GW - - 10 0" ] && ok group/from-host-no-pod-counted-per-veth ||
+	fail group/from-host-no-pod-counted-per-veth "'$x' (want '- $GW - - 10 0')"
+x=$(flows_to udp 5012 | jq -r '[.pod.name, .flow.src.pod.name, .flow.dst.pod.name // "-",
+	.flow.direction, .flow.packets_out, .flow.packets_in] | join(" ")')
+[ "$x" = "client client - egress 3 0" ] && ok group/from-pod-its-own-counted-once ||
+	fail group/from-pod-its-own-counted-once "'$x' (want 'client client - egress 3 0')"
+! grep -q "\"$GRP\",\"port\":5011" "$CL" "$SV" && grep -q "\"$GRP\",\"port\":5012" "$CL" &&
+	! grep -q "\"$GRP\",\"port\":5012" "$SV" && ok group/pod-logs ||
+	fail group/pod-logs "$(grep -c "$GRP" "$CL" "$SV" | tr '\n' ' ')"
 
 daemon_stop
 cni_del "${P}ca" "$NA" >/dev/null
