@@ -261,7 +261,11 @@ static void flow_line(const struct render *rd, FILE *f, struct json_object *rec)
 	bool agg = render_get_bool(fl, "aggregate");
 
 	fputs("  ", f);
-	proc_name(f, get(rec, "process"));
+	if (!get(rec, "pod") && !get(rec, "process"))
+		/* a flow of no pod (to a group address): its sender */
+		endpoint(f, get(fl, "src"), true);
+	else
+		proc_name(f, get(rec, "process"));
 	paint(rd, f, C_CYAN);
 	if (ingress) {
 		fprintf(f, " :%lld <- ", render_get_int(fl, "dst.port", 0));

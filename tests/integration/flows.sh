@@ -177,6 +177,9 @@ x=$(flows_to udp 5012 | jq -r '[.pod.name, .flow.src.pod.name, .flow.dst.pod.nam
 	.flow.direction, .flow.packets_out, .flow.packets_in] | join(" ")')
 [ "$x" = "client client - egress 3 0" ] && ok group/from-pod-its-own-counted-once ||
 	fail group/from-pod-its-own-counted-once "'$x' (want 'client client - egress 3 0')"
+"$PODSENTRY" observe --file "$T/export.json" --color never --type flow | grep -q "  -  flow  $GW:[0-9]* -> $GRP:5011 udp  out 780 B in 0 B" &&
+	ok group/compact-line-names-the-sender ||
+	fail group/compact-line-names-the-sender "$("$PODSENTRY" observe --file "$T/export.json" --color never --type flow | grep -F "$GRP")"
 ! grep -q "\"$GRP\",\"port\":5011" "$CL" "$SV" && grep -q "\"$GRP\",\"port\":5012" "$CL" &&
 	! grep -q "\"$GRP\",\"port\":5012" "$SV" && ok group/pod-logs ||
 	fail group/pod-logs "$(grep -c "$GRP" "$CL" "$SV" | tr '\n' ' ')"
