@@ -183,6 +183,7 @@ enum ps_exec_flags {
 	PS_EXEC_PARENT_NET = 1U << 6,  /* the parent holds a connected network
 					* socket (parent_sock) */
 	PS_EXEC_MARKED = 1U << 7,      /* the tree was marked (marks map) */
+	PS_EXEC_EXE_TRUNC = 1U << 8,   /* exe deeper or longer than kept */
 };
 
 struct ps_event_hdr {
@@ -254,19 +255,24 @@ struct ps_exec_event {
 	__u32 flags; /* enum ps_exec_flags */
 	__u16 args_len; /* bytes used in args, NUL-separated */
 	__u16 cwd_len;	/* bytes used in cwd: components leaf first */
+	__u16 exe_len;	/* bytes used in exe: components leaf first */
+	__u16 pad2;
 	struct ps_fd_fact stdio[3];	/* fds 0, 1, 2 of the new image */
 	struct ps_fd_fact parent_sock;	/* PS_EXEC_PARENT_NET: the parent's
 					 * first connected network socket */
 	char comm[PS_COMM_LEN];
 	char binary[PS_BINARY_MAX];
-	/* args_len bytes of arguments, then cwd_len bytes of cwd. The
+	/* args_len bytes of arguments, then cwd_len bytes of cwd, then
+	 * exe_len bytes of the path of the file the new image runs
+	 * (bprm->file: for a script, its interpreter), walked like cwd. The
 	 * record in the ring buffer ends there: it is PS_EXEC_EVENT_LEN(e)
 	 * bytes long, not sizeof. */
-	char args[PS_ARGS_MAX + PS_CWD_MAX];
+	char args[PS_ARGS_MAX + 2 * PS_CWD_MAX];
 };
 
 #define PS_EXEC_EVENT_MIN __builtin_offsetof(struct ps_exec_event, args)
-#define PS_EXEC_EVENT_LEN(e) (PS_EXEC_EVENT_MIN + (e)->args_len + (e)->cwd_len)
+#define PS_EXEC_EVENT_LEN(e)                                                   \
+	(PS_EXEC_EVENT_MIN + (e)->args_len + (e)->cwd_len + (e)->exe_len)
 
 struct ps_exit_event {
 	struct ps_event_hdr hdr;

@@ -230,7 +230,7 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	struct exec_scratch *s;
 	struct ps_exec_event *e;
 	__u64 now = bpf_ktime_get_boot_ns(), ug;
-	__u32 flags = 0, zero = 0, args_len, cwd_len, from_netns;
+	__u32 flags = 0, zero = 0, args_len, cwd_len, exe_len, from_netns;
 	long n;
 
 	np.exec.ktime = now;
@@ -309,10 +309,18 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 	/* the cwd right after the arguments */
 	if (cwd_len && bpf_probe_read_kernel(e->args + args_len, cwd_len, s->cwd))
 		cwd_len = 0;
+	/* the file it runs, after the cwd (the scratch buffer is free again) */
+	exe_len = task_read_file_path(task, BPF_CORE_READ(bprm, file), s->cwd,
+				      &flags) & (PS_CWD_MAX - 1);
+	if (exe_len && bpf_probe_read_kernel(e->args + args_len + cwd_len,
+					     exe_len, s->cwd))
+		exe_len = 0;
 	e->args_len = args_len;
 	e->cwd_len = cwd_len;
+	e->exe_len = exe_len;
+	e->pad2 = 0;
 	e->flags = flags;
-	if (events_output(e, PS_EXEC_EVENT_MIN + args_len + cwd_len))
+	if (events_output(e, PS_EXEC_EVENT_MIN + args_len + cwd_len + exe_len))
 		drop_count(PS_DROP_RB_EXEC);
 	/* after the exec event: its process is known when these arrive */
 	stdio_inherit(&e->stdio[0], &np.exec, tgid, e->netns_ino);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Reading a task's identity, arguments and working directory. */
+/* Reading a task's identity, arguments, working directory and the
+ * paths of its files. */
 #ifndef PS_BPF_TASK_H
 #define PS_BPF_TASK_H
 
@@ -52,9 +53,10 @@ struct cwd_walk {
 	__u32 off;
 	__u32 done;
 	__u32 *flags;
+	__u32 trunc; /* the flag that says the path was cut */
 };
 
-/* One step up the cwd: a mount crossing or one component. bpf_loop keeps
+/* One step up a path: a mount crossing or one component. bpf_loop keeps
  * the verifier's work to one pass over this body. */
 static long cwd_step(__u32 i, void *ctx)
 {
@@ -84,7 +86,7 @@ static long cwd_step(__u32 i, void *ctx)
 	if (parent == d)
 		goto done;
 	if (off > PS_CWD_MAX - PS_CWD_NAME_MAX) {
-		*w->flags |= PS_EXEC_CWD_TRUNC;
+		*w->flags |= w->trunc;
 		goto done;
 	}
 	name = BPF_CORE_READ(d, d_name.name);
@@ -92,7 +94,7 @@ static long cwd_step(__u32 i, void *ctx)
 	if (n <= 0)
 		goto done;
 	if (n == PS_CWD_NAME_MAX)
-		*w->flags |= PS_EXEC_CWD_TRUNC;
+		*w->flags |= w->trunc;
 	w->off = off + n;
 	w->d = parent;
 	return 0;
@@ -101,29 +103,57 @@ done:
 	return 1;
 }
 
-/* Walk the cwd from the leaf up to the task's root, crossing mounts, and
- * store the components leaf first, each NUL-terminated. User space joins
- * them in reverse. Returns the bytes used. */
-static __always_inline __u16 task_read_cwd(struct task_struct *t, char *buf,
-					   __u32 *flags)
+/* Walk the path of dentry `d` on mount `vmnt` from the leaf up to the
+ * task's root, crossing mounts, and store the components leaf first,
+ * each NUL-terminated; `trunc` is set in *flags when the path is deeper
+ * or longer than kept. User space joins them in reverse. Returns the
+ * bytes used. */
+static __always_inline __u16 task_read_path(struct task_struct *t,
+					    struct dentry *d,
+					    struct vfsmount *vmnt, char *buf,
+					    __u32 *flags, __u32 trunc)
 {
 	struct fs_struct *fs = BPF_CORE_READ(t, fs);
 	struct cwd_walk w = {
-		.d = BPF_CORE_READ(fs, pwd.dentry),
-		.vmnt = BPF_CORE_READ(fs, pwd.mnt),
+		.d = d,
+		.vmnt = vmnt,
 		.root_d = BPF_CORE_READ(fs, root.dentry),
 		.root_mnt = BPF_CORE_READ(fs, root.mnt),
 		.buf = buf,
 		.flags = flags,
+		.trunc = trunc,
 	};
 
-	struct vfsmount *vmnt = w.vmnt;
-
+	if (!d || !vmnt)
+		return 0;
 	w.mnt = container_of(vmnt, struct mount, mnt);
 	bpf_loop(PS_CWD_DEPTH * 2, cwd_step, &w, 0);
 	if (!w.done)
-		*flags |= PS_EXEC_CWD_TRUNC;
+		*flags |= trunc;
 	return w.off;
+}
+
+/* The task's working directory (see task_read_path). */
+static __always_inline __u16 task_read_cwd(struct task_struct *t, char *buf,
+					   __u32 *flags)
+{
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+
+	return task_read_path(t, BPF_CORE_READ(fs, pwd.dentry),
+			      BPF_CORE_READ(fs, pwd.mnt), buf, flags,
+			      PS_EXEC_CWD_TRUNC);
+}
+
+/* The path of the file `f` (see task_read_path). */
+static __always_inline __u16 task_read_file_path(struct task_struct *t,
+						 struct file *f, char *buf,
+						 __u32 *flags)
+{
+	if (!f)
+		return 0;
+	return task_read_path(t, BPF_CORE_READ(f, f_path.dentry),
+			      BPF_CORE_READ(f, f_path.mnt), buf, flags,
+			      PS_EXEC_EXE_TRUNC);
 }
 
 #endif

@@ -6,7 +6,8 @@
 static bool exec_ok(const struct ps_exec_event *e, size_t len)
 {
 	return len >= PS_EXEC_EVENT_MIN && e->args_len < PS_ARGS_MAX &&
-	       e->cwd_len < PS_CWD_MAX && len >= PS_EXEC_EVENT_LEN(e);
+	       e->cwd_len < PS_CWD_MAX && e->exe_len < PS_CWD_MAX &&
+	       len >= PS_EXEC_EVENT_LEN(e);
 }
 
 int events_on_record(void *ctx, void *data, size_t len)

@@ -284,6 +284,8 @@ struct json_object *process_json(const struct record_ctx *ctx,
 	json_object_object_add(o, "gid", json_object_new_int64(p->gid));
 	if (p->exec_flags & PS_EXEC_ARGS_TRUNC)
 		json_object_object_add(o, "args_truncated", json_object_new_boolean(1));
+	if (p->exe)
+		add_str(o, "exe", p->exe);
 	add_str(o, "cwd", p->cwd);
 	record_time_fmt(ctx, p->id.ktime, buf, sizeof(buf));
 	add_str(o, "start_time", buf);
@@ -435,6 +437,8 @@ static void process_text(const struct record_ctx *ctx, struct jw *w,
 	jw_int(w, "gid", p->gid);
 	if (p->exec_flags & PS_EXEC_ARGS_TRUNC)
 		jw_bool(w, "args_truncated", true);
+	if (p->exe)
+		jw_str(w, "exe", p->exe);
 	jw_str(w, "cwd", p->cwd);
 	record_time_fmt(ctx, p->id.ktime, buf, sizeof(buf));
 	jw_str(w, "start_time", buf);

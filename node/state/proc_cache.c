@@ -48,6 +48,7 @@ struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone)
 static void proc_free(struct proc *p)
 {
 	free(p->binary);
+	free(p->exe);
 	free(p->cwd);
 	free(p->args);
 	free(p->json);
@@ -365,7 +366,8 @@ int proc_cache_seed(struct proc_cache *c, int procs_fd)
 	return n;
 }
 
-/* The cwd from its components as the kernel walked them, leaf first. */
+/* A path (cwd, exe) from its components as the kernel walked them, leaf
+ * first. */
 static char *cwd_from_components(const char *buf, __u32 len)
 {
 	const char *comp[PS_CWD_DEPTH + 1];
@@ -428,6 +430,15 @@ struct proc *proc_from_exec(const struct ps_exec_event *e)
 	if (!p->binary || !p->args || !p->cwd) {
 		proc_free(p);
 		return NULL;
+	}
+	/* a path cut at its top would name another file: none then */
+	if (e->exe_len && !(e->flags & PS_EXEC_EXE_TRUNC)) {
+		p->exe = cwd_from_components(e->args + p->args_len + e->cwd_len,
+					     e->exe_len);
+		if (p->exe && !strcmp(p->exe, p->binary)) {
+			free(p->exe);
+			p->exe = NULL;
+		}
 	}
 	return p;
 }

@@ -26,6 +26,8 @@ struct proc {
 	 * /proc */
 	struct ps_fd_fact stdio[3], parent_sock;
 	char *binary;
+	char *exe; /* the file it runs when that is not binary (a script's
+		    * interpreter, /proc/self/exe, a relative name), or NULL */
 	char *cwd;
 	char *args; /* NUL-separated */
 	__u32 args_len;

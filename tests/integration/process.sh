@@ -27,6 +27,9 @@ scenario() {
 	dir=$(realpath "$T")/work\ dir/sub
 	mkdir -p "$dir"
 	(cd "$dir" && ip netns exec "$POD" /bin/echo "$long" >/dev/null)
+	# a script run by a relative name: the kernel runs its interpreter
+	printf '#!/bin/sh\nexit 0\n' >"$dir/run.sh" && chmod +x "$dir/run.sh"
+	(cd "$dir" && ip netns exec "$POD" ./run.sh)
 	sleep 0.2
 	if daemon_stop; then ok "$label/sigterm-exit-0"; else fail "$label/sigterm-exit-0" "status $?"; fi
 	out=$T/export.json
@@ -35,6 +38,20 @@ scenario() {
 		and .process.args==["/bin/sh","-c","/bin/sleep 0.1; exit 3"]) | .process.exec_id' "$out")
 	n=$(echo "$sh_id" | grep -c .)
 	[ "$n" = 1 ] && ok "$label/sh-exec" || fail "$label/sh-exec" "$n process_exec records for sh (want 1)"
+
+	# exe: the file the image runs, as the kernel resolved it, when that
+	# is not binary (here /bin may be a link to usr/bin, sh one to dash)
+	local want
+	want=$(realpath /bin/sh)
+	[ "$want" = /bin/sh ] && want=none
+	n=$(jq -r --arg id "$sh_id" 'select(.type=="process_exec" and .process.exec_id==$id) |
+		.process.exe // "none"' "$out")
+	[ -n "$sh_id" ] && [ "$n" = "$want" ] && ok "$label/exe-resolved" ||
+		fail "$label/exe-resolved" "sh's exe '$n' (want '$want')"
+	n=$(jq -r 'select(.type=="process_exec" and .process.binary=="./run.sh") |
+		"\(.process.exe // "none") \(.process.cwd)"' "$out")
+	[ "$n" = "$(realpath /bin/sh) $dir" ] && ok "$label/exe-of-script-is-interpreter" ||
+		fail "$label/exe-of-script-is-interpreter" "'$n' (want '$(realpath /bin/sh) $dir')"
 
 	cwd=$(jq -r --arg a "$long" 'select(.type=="process_exec" and .process.binary=="/bin/echo"
 		and .process.args==["/bin/echo",$a]) | .process.cwd' "$out")
