@@ -121,10 +121,62 @@ static void cwd_components(void)
 	memcpy(e.args, "a", 2);
 	memcpy(e.args + 2, "sub\0usr", 7); /* "usr" without its NUL */
 	e.cwd_len = 7;
+	e.exe_len = 0;
+	e.flags = 0;
 	p = proc_from_exec(&e);
 	if (!ASSERT_TRUE(p != NULL, "decoded"))
 		return;
 	ASSERT_STREQ(p->cwd, "/usr/sub", "the components within cwd_len");
+	ASSERT_TRUE(p->exe == NULL, "no exe without its components");
+	free(p->binary);
+	free(p->args);
+	free(p->cwd);
+	free(p);
+}
+
+/* exe: its components after the cwd's, kept when it is another path
+ * than binary, and not at all when the kernel cut it */
+static void exe_components(void)
+{
+	static struct ps_exec_event e;
+	struct proc *p;
+
+	memset(&e, 'z', sizeof(e));
+	snprintf(e.binary, sizeof(e.binary), "/bin/sh");
+	e.args_len = 2;
+	memcpy(e.args, "a", 2);
+	memcpy(e.args + 2, "tmp", 4);
+	e.cwd_len = 4;
+	memcpy(e.args + 6, "dash\0bin\0usr", 13); /* "usr" without its NUL */
+	e.exe_len = 13;
+	e.flags = 0;
+	p = proc_from_exec(&e);
+	if (!ASSERT_TRUE(p != NULL, "decoded"))
+		return;
+	ASSERT_STREQ(p->cwd, "/tmp", "cwd before exe");
+	ASSERT_STREQ(p->exe, "/usr/bin/dash", "the components within exe_len");
+	free(p->binary);
+	free(p->args);
+	free(p->cwd);
+	free(p->exe);
+	free(p);
+
+	e.flags = PS_EXEC_EXE_TRUNC;
+	p = proc_from_exec(&e);
+	if (!ASSERT_TRUE(p != NULL, "decoded, cut"))
+		return;
+	ASSERT_TRUE(p->exe == NULL, "a cut exe is left out");
+	free(p->binary);
+	free(p->args);
+	free(p->cwd);
+	free(p);
+
+	snprintf(e.binary, sizeof(e.binary), "/usr/bin/dash");
+	e.flags = 0;
+	p = proc_from_exec(&e);
+	if (!ASSERT_TRUE(p != NULL, "decoded, same path"))
+		return;
+	ASSERT_TRUE(p->exe == NULL, "an exe equal to binary is left out");
 	free(p->binary);
 	free(p->args);
 	free(p->cwd);
@@ -132,4 +184,5 @@ static void cwd_components(void)
 }
 
 TEST_MAIN(TEST(lookups), TEST(exec_replaces_exec), TEST(exit_and_reap),
-	  TEST(gone_bound), TEST(seed_from_proc), TEST(cwd_components))
+	  TEST(gone_bound), TEST(seed_from_proc), TEST(cwd_components),
+	  TEST(exe_components))
