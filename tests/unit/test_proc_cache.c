@@ -108,6 +108,16 @@ out:
 	proc_cache_free(c);
 }
 
+/* Free a process proc_from_exec made outside a cache. */
+static void decoded_free(struct proc *p)
+{
+	free(p->binary);
+	free(p->args);
+	free(p->cwd);
+	free(p->exe);
+	free(p);
+}
+
 /* cwd components leaf first; the last may lack its NUL: only the
  * cwd_len bytes are read, whatever follows them */
 static void cwd_components(void)
@@ -128,10 +138,7 @@ static void cwd_components(void)
 		return;
 	ASSERT_STREQ(p->cwd, "/usr/sub", "the components within cwd_len");
 	ASSERT_TRUE(p->exe == NULL, "no exe without its components");
-	free(p->binary);
-	free(p->args);
-	free(p->cwd);
-	free(p);
+	decoded_free(p);
 }
 
 /* exe: its components after the cwd's, kept when it is another path
@@ -155,21 +162,14 @@ static void exe_components(void)
 		return;
 	ASSERT_STREQ(p->cwd, "/tmp", "cwd before exe");
 	ASSERT_STREQ(p->exe, "/usr/bin/dash", "the components within exe_len");
-	free(p->binary);
-	free(p->args);
-	free(p->cwd);
-	free(p->exe);
-	free(p);
+	decoded_free(p);
 
 	e.flags = PS_EXEC_EXE_TRUNC;
 	p = proc_from_exec(&e);
 	if (!ASSERT_TRUE(p != NULL, "decoded, cut"))
 		return;
 	ASSERT_TRUE(p->exe == NULL, "a cut exe is left out");
-	free(p->binary);
-	free(p->args);
-	free(p->cwd);
-	free(p);
+	decoded_free(p);
 
 	snprintf(e.binary, sizeof(e.binary), "/usr/bin/dash");
 	e.flags = 0;
@@ -177,10 +177,7 @@ static void exe_components(void)
 	if (!ASSERT_TRUE(p != NULL, "decoded, same path"))
 		return;
 	ASSERT_TRUE(p->exe == NULL, "an exe equal to binary is left out");
-	free(p->binary);
-	free(p->args);
-	free(p->cwd);
-	free(p);
+	decoded_free(p);
 }
 
 TEST_MAIN(TEST(lookups), TEST(exec_replaces_exec), TEST(exit_and_reap),
