@@ -553,10 +553,20 @@ void jw_json(struct jw *w, const char *key, struct json_object *o)
 			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 			&n) : NULL;
 
-		if (t)
-			jw_raw(w, key, t, n);
-		else
+		int a = key ? -1 : arr_owner(w);
+		size_t from;
+
+		if (!t) {
 			jw_raw(w, key, "null", 4);
+			return;
+		}
+		member(w, key);
+		from = w->len;
+		put(w, t, n);
+		/* in an array that is flagged, its strings too are in the
+		 * escaped form (as arr_rewrite makes those written before) */
+		if (a >= 0 && w->arr_escaped[a])
+			arr_rewrite(w, from);
 	}
 }
 

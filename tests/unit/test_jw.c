@@ -331,6 +331,47 @@ static void test_json_tree(void)
 	json_object_put(o);
 }
 
+/* A subtree past JW_DEPTH in an array that is flagged: json-c writes it,
+ * and its strings are in the escaped form like the array's own, whether
+ * the string that is not text comes before it or after. */
+static void test_deep_in_flagged_array(void)
+{
+	static const char *const order[2] = { "after", "before" };
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		struct json_object *o = json_object_new_object(), *deep = o, *arr, *sub;
+		struct jw w = {};
+		char *t;
+		int i;
+
+		for (i = 0; i < JW_DEPTH - 3; i++) {
+			struct json_object *n = json_object_new_object();
+
+			json_object_object_add(deep, "d", n);
+			deep = n;
+		}
+		arr = json_object_new_array();
+		json_object_object_add(deep, "args", arr);
+		sub = json_object_new_array();
+		json_object_array_add(sub, json_object_new_string("a\\b"));
+		if (k)
+			json_object_array_add(arr, json_object_new_string("\xff"));
+		json_object_array_add(arr, json_object_new_array()); /* json-c writes it */
+		json_object_array_add(json_object_array_get_idx(arr, k), sub);
+		if (!k)
+			json_object_array_add(arr, json_object_new_string("\xff"));
+		jw_json(&w, NULL, o);
+		t = strndup(w.buf, w.len);
+		ASSERT_TRUE(t && strstr(t, "[\"a\\\\\\\\b\"]"),
+			    order[k]);
+		ASSERT_TRUE(t && strstr(t, "\"args_escaped\":true"), order[k]);
+		free(t);
+		jw_free(&w);
+		json_object_put(o);
+	}
+}
+
 /* Only an incomplete valid start at the end is trimmed. */
 static void test_trim_cut(void)
 {
@@ -456,4 +497,5 @@ static void test_random_roundtrip(void)
 
 TEST_MAIN(TEST(test_values), TEST(test_growth), TEST(test_ip_text),
 	  TEST(test_utf8_edges), TEST(test_flags), TEST(test_json_tree),
+	  TEST(test_deep_in_flagged_array),
 	  TEST(test_trim_cut), TEST(test_random_roundtrip))
