@@ -107,6 +107,8 @@ static void pid_unlink(struct proc_cache *c, struct proc *p)
 
 static void gone_push(struct proc_cache *c, struct proc *p, __u64 ktime)
 {
+	free(p->json); /* made again if a late record needs it */
+	p->json = NULL;
 	p->gone_ktime = ktime;
 	p->gone_next = NULL;
 	if (c->gone_tail)

@@ -35,7 +35,8 @@ struct proc {
 	bool exited;
 	__u64 gone_ktime; /* exit or replacement time */
 	__u64 hold_until; /* kept at least until then (owns open sockets) */
-	char *json;	  /* its process object as text, once written */
+	char *json;	  /* its process object as text, once written; freed
+			   * when it is gone (written again if needed) */
 	__u32 json_len, brief_len, short_len;
 	struct proc *id_next, *pid_next, *gone_next;
 };
