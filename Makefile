@@ -50,10 +50,10 @@ USER_HDRS := $(wildcard netlink/*.h cni/*.h cni/shared/*.h node/*/*.h) bpf/podse
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/bpf/test_*.c)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 
-PKG_LIBS  := libbpf libmnl json-c libelf zlib libcap-ng libseccomp libmicrohttpd
+PKG_LIBS  := libbpf libmnl json-c libelf zlib libcap-ng libseccomp
 USER_CFLAGS := -g -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-D_GNU_SOURCE -I$(BUILD) -I. -Ibpf $(EXTRA_CFLAGS)
-USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz -lcap-ng -lseccomp -lmicrohttpd
+USER_LDLIBS := -lbpf -lmnl -ljson-c -lelf -lz -lcap-ng -lseccomp
 
 # SAN=1: ASan + UBSan build of the user-space code in build/san
 ifeq ($(SAN),1)

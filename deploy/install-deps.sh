@@ -6,7 +6,7 @@ set -e
 PKGS="clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
 libmnl-dev libjson-c-dev libcap-ng-dev libseccomp-dev pkg-config make gcc iproute2 jq
 python3 procps psmisc containernetworking-plugins nftables podman runc busybox-static
-bpftrace iperf3 python3-yaml systemd libmicrohttpd-dev libgraphviz-dev"
+bpftrace iperf3 python3-yaml systemd libgraphviz-dev"
 # Real components the tests run (Prometheus scrapes the metrics, Chromium
 # renders the report), without what they only recommend.
 LEAN="prometheus chromium"

@@ -14,7 +14,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
-#include <microhttpd.h>
 
 #include "podsentry.h"
 #include "cni/shared/state.h"
@@ -24,6 +23,7 @@
 #include "node/records/match.h"
 #include "node/records/records.h"
 #include "node/sinks/export.h"
+#include "node/sinks/http.h"
 #include "node/sinks/metrics.h"
 #include "node/sinks/podlog.h"
 #include "node/state/flows.h"
@@ -84,7 +84,7 @@ struct map_fill {
 };
 
 struct metrics {
-	struct MHD_Daemon *mhd;
+	struct http *http;
 	int listen_fd;
 	char addr[128];
 	struct metrics_src src;
@@ -812,6 +812,16 @@ char *metrics_render(struct metrics *m, size_t *len)
 	render_cni(m, &t);
 	metric1(&t, "podsentry_metrics_scrapes_total", "counter",
 		"Scrapes of this endpoint.", ++m->scrapes);
+	{
+		const struct http_counters *hc = http_counters(m->http);
+
+		help(&t, "podsentry_metrics_http_errors_total", "counter",
+		     "Connections to this endpoint refused over its bounds, ended idle in the middle of a request, and requests that are not HTTP.");
+		text_printf(&t, "podsentry_metrics_http_errors_total{reason=\"refused\"} %llu\n"
+			    "podsentry_metrics_http_errors_total{reason=\"timeout\"} %llu\n"
+			    "podsentry_metrics_http_errors_total{reason=\"bad_request\"} %llu\n",
+			    hc->refused, hc->timeouts, hc->bad);
+	}
 	if (t.oom) {
 		free(t.buf);
 		return NULL;
@@ -820,82 +830,14 @@ char *metrics_render(struct metrics *m, size_t *len)
 	return t.buf;
 }
 
-/* ---- the HTTP side ---- */
+/* ---- the HTTP side (http.c) ---- */
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned int status,
-			      const char *type, char *body, size_t len,
-			      bool owned)
+static char *render(void *arg, size_t *len)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	r = MHD_create_response_from_buffer(len, body,
-					    owned ? MHD_RESPMEM_MUST_FREE
-						  : MHD_RESPMEM_PERSISTENT);
-	if (!r) {
-		if (owned)
-			free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return metrics_render(arg, len);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-				  const char *url, const char *method,
-				  const char *version, const char *upload,
-				  size_t *upload_size, void **req)
-{
-	static int started;
-	static char not_found[] = "podsentryd: the metrics are at /metrics\n";
-	static char bad_method[] = "podsentryd: /metrics takes GET or HEAD\n";
-	static char no_memory[] = "podsentryd: out of memory\n";
-	static const char plain[] = "text/plain; charset=utf-8";
-	struct metrics *m = cls;
-	size_t len;
-	char *body;
-
-	if (!*req) { /* the headers: answer once the request is whole */
-		*req = &started;
-		return MHD_YES;
-	}
-	if (*upload_size) { /* a body is read and ignored */
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, plain, bad_method,
-			      sizeof(bad_method) - 1, false);
-	if (strcmp(url, "/metrics"))
-		return answer(c, MHD_HTTP_NOT_FOUND, plain, not_found,
-			      sizeof(not_found) - 1, false);
-	body = metrics_render(m, &len);
-	if (!body)
-		return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, plain, no_memory,
-			      sizeof(no_memory) - 1, false);
-	return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-		      body, len, true);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	struct metrics *m = cls;
-	char msg[512];
-	size_t n;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && msg[n - 1] == '\n')
-		msg[--n] = 0;
-	fprintf(stderr, "podsentryd: metrics %s: %s\n", m->addr, msg);
-}
-
-/* The listening socket is made here, not by MHD: a busy port or a bad
- * address gets its own error line. */
+/* A busy port or a bad address gets its own error line. */
 static int listen_on(const char *addr, struct sockaddr_storage *sa,
 		     socklen_t salen)
 {
@@ -963,24 +905,15 @@ struct metrics *metrics_open(const char *addr, unsigned int max_pods)
 		metrics_free(m);
 		return NULL;
 	}
-	m->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			(sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		0, NULL, NULL, on_request, m,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
-		MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
-		MHD_OPTION_CONNECTION_LIMIT, 16U,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8U,
-		MHD_OPTION_CONNECTION_TIMEOUT, 10U,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-		MHD_OPTION_END);
-	if (!m->mhd) {
-		fprintf(stderr, "podsentryd: --metrics %s: the HTTP server did not start\n",
-			addr);
+	m->http = http_open(m->listen_fd, addr, "/metrics",
+			    "text/plain; version=0.0.4; charset=utf-8", render, m);
+	m->listen_fd = -1; /* the server's now */
+	if (!m->http) {
+		fprintf(stderr, "podsentryd: --metrics %s: the HTTP server did not start: %s\n",
+			addr, strerror(errno));
 		metrics_free(m);
 		return NULL;
 	}
-	m->listen_fd = -1; /* MHD's now: MHD_stop_daemon closes it */
 	return m;
 }
 
@@ -999,28 +932,13 @@ void metrics_sources(struct metrics *m, const struct metrics_src *src)
 
 int metrics_fd(const struct metrics *m)
 {
-	const union MHD_DaemonInfo *i;
-
-	if (!m)
-		return -1;
-	i = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	return i ? i->epoll_fd : -1;
+	return m ? http_fd(m->http) : -1;
 }
 
 void metrics_run(struct metrics *m)
 {
-	MHD_UNSIGNED_LONG_LONG wait;
-	int i;
-
-	if (!m)
-		return;
-	/* MHD's own epoll is edge-triggered: while it says there is more
-	 * to do now (timeout 0), it is run again */
-	for (i = 0; i < 8; i++) {
-		MHD_run(m->mhd);
-		if (MHD_get_timeout(m->mhd, &wait) != MHD_YES || wait)
-			break;
-	}
+	if (m)
+		http_run(m->http);
 }
 
 void metrics_free(struct metrics *m)
@@ -1029,8 +947,7 @@ void metrics_free(struct metrics *m)
 
 	if (!m)
 		return;
-	if (m->mhd)
-		MHD_stop_daemon(m->mhd);
+	http_free(m->http);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	for (i = 0; i < m->max_pods; i++)

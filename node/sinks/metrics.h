@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The Prometheus endpoint (--metrics ADDR:PORT): GET /metrics in the text
- * exposition format (0.0.4). libmicrohttpd serves it from the daemon's
- * own loop, with no thread: MHD is started with MHD_USE_EPOLL and no
- * internal polling, its epoll descriptor sits in the daemon's epoll set,
- * and metrics_run() is called when it is ready and once a second (for
+ * exposition format (0.0.4). http.c serves it from the daemon's own
+ * loop, with no thread: its epoll descriptor sits in the daemon's epoll
+ * set, and metrics_run() is called when it is ready and once a second (for
  * timeouts). A scrape is rendered there and then from the live counters,
  * so nothing is shared across threads, no lock is needed, and the
  * seccomp allow-list needs no thread calls for it.

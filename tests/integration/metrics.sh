@@ -246,6 +246,125 @@ code2=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "http://127.0.0.1:$M
 [ "$code" = 404 ] && [ "$code2" = 405 ] && ok endpoint/other-paths-and-methods ||
 	fail endpoint/other-paths-and-methods "/ $code, POST $code2"
 
+# --- HTTP as clients other than Prometheus speak it (a raw socket each):
+# persistent connections and pipelining, HTTP/1.0, HEAD, bounds
+curl -s -o /dev/null -o /dev/null -w '%{num_connects} %{http_code}\n' \
+	"http://127.0.0.1:$MPORT/metrics" "http://127.0.0.1:$MPORT/metrics?x=1" >"$T/reuse.txt"
+[ "$(tr '\n' ' ' <"$T/reuse.txt")" = "1 200 0 200 " ] && ok http/curl-reuses-the-connection ||
+	fail http/curl-reuses-the-connection "$(cat "$T/reuse.txt")"
+python3 - "$MPORT" >"$T/http.txt" 2>&1 <<'EOF'
+import re, socket, sys, time
+port = int(sys.argv[1])
+
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return s
+
+def read_all(s, limit=8):
+    data, end = b"", time.time() + limit
+    while time.time() < end:
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            return data, "reset"
+        except socket.timeout:
+            return data, "open"
+        if not b:
+            return data, "closed"
+        data += b
+    return data, "open"
+
+def answers(data):
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            out.append(("partial", head))
+            break
+        status = int(head.split(b" ")[1])
+        m = re.search(rb"(?i)content-length: *(\d+)", head)
+        n = int(m.group(1)) if m else 0
+        head_only = getattr(answers, "head_next", [])
+        body_len = 0 if head_only and head_only.pop(0) else n
+        out.append((status, head, rest[:body_len], n))
+        data = rest[body_len:]
+    return out
+
+def say(name, good, why=""):
+    print(name, "ok" if good else "fail " + why)
+
+# three requests in one write: GET, HEAD, a 404 that asks to close
+s = conn()
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+          b"HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+          b"GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+data, how = read_all(s)
+answers.head_next = [False, True, False]
+a = answers(data)
+codes = [x[0] for x in a]
+good = (codes == [200, 200, 404] and how == "closed" and len(a[0][2]) == a[0][3] > 1000
+        and a[0][2].startswith(b"# HELP") and a[1][3] > 1000
+        and b"connection: close" in a[2][1].lower())
+say("http/pipelined-in-order", good, "%s %s %s" % (codes, how, [x[3:] for x in a]))
+
+# HTTP/1.0: one answer, then the server closes
+s = conn()
+s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+data, how = read_all(s)
+say("http/1.0-closes", data.startswith(b"HTTP/1.1 200 ") and how == "closed", "%r %s" % (data[:40], how))
+
+# not HTTP, a header line without a colon, a head over 8 KiB
+for name, req, code in (("http/not-http", b"hello there\r\n\r\n", 400),
+                        ("http/bad-header", b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", 400),
+                        ("http/head-too-large", b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 9000, 431)):
+    s = conn()
+    try:
+        s.sendall(req)
+    except ConnectionResetError:
+        pass
+    data, how = read_all(s)
+    say(name, data.startswith(b"HTTP/1.1 %d " % code) and how == "closed", "%r %s" % (data[:60], how))
+
+# POST with a body: 405, and the answer is not lost to a reset
+s = conn()
+s.sendall(b"POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 70000\r\n\r\n" + b"x" * 70000)
+data, how = read_all(s)
+say("http/post-405-whole", data.startswith(b"HTTP/1.1 405 ") and b"allow: get, head" in data.lower()
+    and how == "closed", "%r %s" % (data[:60], how))
+
+# bounds: 8 connections of one peer (Prometheus may hold one more); the
+# 9th is closed at once, and a scrape works again once they are gone
+held = [conn() for _ in range(8)]
+time.sleep(0.5)
+extra = conn()
+data, how = read_all(extra, 3)
+say("http/per-peer-bound", data == b"" and how in ("closed", "reset"), "%r %s" % (data[:60], how))
+for h in held:
+    h.close()
+time.sleep(1.5)
+s = conn()
+s.sendall(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+data, how = read_all(s)
+say("http/serves-after-bound", data.startswith(b"HTTP/1.1 200 "), "%r %s" % (data[:60], how))
+
+# a head never finished: closed after the idle limit (10 s)
+s = conn()
+s.settimeout(15)
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\n")
+t0 = time.time()
+data, how = read_all(s, 15)
+took = time.time() - t0
+say("http/idle-closed", data == b"" and how == "closed" and 9 <= took <= 13, "%r %s %.1fs" % (data[:60], how, took))
+EOF
+while read -r name res why; do
+	[ "$res" = ok ] && ok "$name" || fail "$name" "$res $why"
+done <"$T/http.txt"
+[ "$(grep -c . "$T/http.txt")" = 9 ] || fail http/all-ran "$(tail -n 5 "$T/http.txt")"
+# refused: the 9th, and more when Prometheus held one of the 8 places
+got=$(curl -s "http://127.0.0.1:$MPORT/metrics" | awk '/^podsentry_metrics_http_errors_total/ {printf "%s %s,", $1, $2}')
+[[ "$got" =~ ^'podsentry_metrics_http_errors_total{reason="refused"} '[1-9][0-9]*,'podsentry_metrics_http_errors_total{reason="timeout"} 1,podsentry_metrics_http_errors_total{reason="bad_request"} 3,'$ ]] &&
+	ok http/errors-counted || fail http/errors-counted "$got"
+
 # the HTTP server made no system call the filter refuses (enforce mode;
 # the kernel logs each refusal: audit type=1326 with the pid)
 refused=$(dmesg 2>/dev/null | tail -n +$((dmesg_before + 1)) | grep 'type=1326' | grep " pid=$DAEMON_PID " | head -n 3)
