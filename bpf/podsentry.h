@@ -140,6 +140,9 @@ enum ps_proc_flags {
 	PS_PROC_REPORTED = 1U << 1, /* its exec was sent to user space */
 	PS_PROC_PROCFS = 1U << 2,   /* seeded from /proc by the daemon */
 	PS_PROC_NEWNET = 1U << 3,   /* a clone made in a netns of its own */
+	PS_PROC_NET = 1U << 4,	    /* this image used a socket the socket
+				     * programs saw, here or in a fork of
+				     * it (set once, by them) */
 };
 
 struct ps_proc {
@@ -168,6 +171,8 @@ enum ps_event_type {
 	PS_EV_ACCEPT = 7,  /* struct ps_sock_event: passive TCP established */
 	PS_EV_LISTEN = 8,  /* struct ps_sock_event: TCP listen, UDP bind */
 	PS_EV_INHERIT = 9, /* struct ps_sock_event: read by another exec */
+	PS_EV_NET_USE = 10, /* struct ps_exit_event, exit_code 0: a fork of an
+			     * image whose exec has ended used a socket */
 };
 
 enum ps_exec_flags {
@@ -280,7 +285,14 @@ struct ps_exit_event {
 	__u32 tgid;
 	__u32 netns_ino;
 	__u32 exit_code; /* task->exit_code: status << 8 | signal */
-	__u32 pad;
+	__u32 flags;	 /* enum ps_exit_flags */
+};
+
+enum ps_exit_flags {
+	/* the image used a socket (PS_PROC_NET): its flows may end after
+	 * it and name it, the daemon keeps it for them; the others it may
+	 * let go first */
+	PS_EXIT_NET = 1U << 0,
 };
 
 /* ---- flows4, flows6: LRU hashes, flow key -> struct ps_flow ----

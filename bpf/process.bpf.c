@@ -365,7 +365,7 @@ int BPF_PROG(ps_exit, struct task_struct *task)
 	e->tgid = tgid;
 	e->netns_ino = pc.netns_ino;
 	e->exit_code = BPF_CORE_READ(task, exit_code);
-	e->pad = 0;
+	e->flags = pc.flags & PS_PROC_NET ? PS_EXIT_NET : 0;
 	events_submit(e, sizeof(*e));
 	return 0;
 }

@@ -104,6 +104,44 @@ struct {
 	__type(value, struct ps_sock_held);
 } connecting SEC(".maps");
 
+/* The first socket of a process: its image is marked, so that its exit
+ * tells the daemon to keep the image for the flows that name it after.
+ * A fork marks its exec holder too (the fork's own exit is not
+ * reported); when the holder has ended, the daemon is told now, once per
+ * fork. Plain writes: the bit is only ever set, and no other program
+ * writes a live entry's flags (an exec replaces the entry whole, and the
+ * new image starts unmarked). */
+static __always_inline void image_uses_net(struct ps_proc *p)
+{
+	struct ps_exit_event *e;
+	struct ps_proc *h;
+
+	p->flags |= PS_PROC_NET;
+	if ((p->flags & (PS_PROC_CLONE | PS_PROC_REPORTED)) !=
+	    (PS_PROC_CLONE | PS_PROC_REPORTED))
+		return;
+	h = bpf_map_lookup_elem(&procs, &p->exec.pid);
+	if (h && !(h->flags & PS_PROC_CLONE) &&
+	    h->exec.ktime == p->exec.ktime) {
+		h->flags |= PS_PROC_NET;
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		drop_count(PS_DROP_RB_EXIT);
+		return;
+	}
+	e->hdr.type = PS_EV_NET_USE;
+	e->hdr.cpu = bpf_get_smp_processor_id();
+	e->hdr.ktime = bpf_ktime_get_boot_ns();
+	e->exec = p->exec;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->netns_ino = p->netns_ino;
+	e->exit_code = 0;
+	e->flags = PS_EXIT_NET;
+	events_submit(e, sizeof(*e));
+}
+
 /* The calling process, when it is watched and its exec is known. */
 static __always_inline bool current_owner(struct ps_sock_caller *o)
 {
@@ -119,6 +157,8 @@ static __always_inline bool current_owner(struct ps_sock_caller *o)
 		drop_count(PS_DROP_SOCK_NO_PROC);
 		return false;
 	}
+	if (!(p->flags & PS_PROC_NET))
+		image_uses_net(p);
 	o->exec = p->exec;
 	o->exe = p->exe;
 	o->tgid = tgid;

@@ -42,7 +42,8 @@
 #include "cni/shared/version.h"
 
 #define PROC_GRACE_NS (60ULL * 1000000000ULL)
-#define PROC_MAX_GONE 8192
+#define PROC_MAX_GONE 8192	  /* gone processes the flows may name */
+#define PROC_MAX_GONE_PLAIN 2048 /* the others (no socket): go first */
 
 static const char usage_text[] =
 "Usage: podsentryd [OPTIONS]\n"
@@ -672,7 +673,7 @@ static int state_start(struct daemon *d)
 {
 	int err;
 
-	d->pl.procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE);
+	d->pl.procs = proc_cache_new(PROC_GRACE_NS, PROC_MAX_GONE, PROC_MAX_GONE_PLAIN);
 	if (!d->pl.procs)
 		return -ENOMEM;
 	err = proc_cache_seed(d->pl.procs, loader_map_fd(&d->loader, PS_PIN_PROCS));

@@ -30,6 +30,11 @@ int events_on_record(void *ctx, void *data, size_t len)
 			goto bad;
 		f->exit(f->arg, data);
 		return 0;
+	case PS_EV_NET_USE:
+		if (len < sizeof(struct ps_exit_event))
+			goto bad;
+		f->net_use(f->arg, data);
+		return 0;
 	case PS_EV_FLOW_END:
 	case PS_EV_FLOW_UPDATE:
 		if (len < sizeof(struct ps_flow_event))

@@ -14,6 +14,8 @@
 struct event_handlers {
 	void (*exec)(void *arg, const struct ps_exec_event *e);
 	void (*exit)(void *arg, const struct ps_exit_event *e);
+	/* PS_EV_NET_USE, in the exit event's layout */
+	void (*net_use)(void *arg, const struct ps_exit_event *e);
 	void (*flow)(void *arg, const struct ps_flow_event *e);
 	/* connect, accept, listen, inherit; -EINVAL when malformed */
 	int (*sock)(void *arg, const struct ps_sock_event *e, size_t len);

@@ -70,7 +70,13 @@ static void on_exit_event(void *arg, const struct ps_exit_event *e)
 	pipeline_line(pl, &pl->w, pod_netns(pl, e->netns_ino), 0);
 	detect_exit(pl->detect, &e->exec, e->netns_ino);
 	if (p)
-		proc_cache_exit(pl->procs, p, e->hdr.ktime);
+		proc_cache_exit(pl->procs, p, e->hdr.ktime, e->flags & PS_EXIT_NET);
+}
+
+/* A fork of a gone image uses sockets: their flows will name it. */
+static void on_net_use(void *arg, const struct ps_exit_event *e)
+{
+	proc_cache_net_use(((struct pipeline *)arg)->procs, &e->exec);
 }
 
 static void on_flow_event(void *arg, const struct ps_flow_event *e)
@@ -86,8 +92,8 @@ static int on_sock_event(void *arg, const struct ps_sock_event *e, size_t len)
 struct event_handlers pipeline_handlers(struct pipeline *pl)
 {
 	return (struct event_handlers){
-		.exec = on_exec, .exit = on_exit_event, .flow = on_flow_event,
-		.sock = on_sock_event, .arg = pl,
+		.exec = on_exec, .exit = on_exit_event, .net_use = on_net_use,
+		.flow = on_flow_event, .sock = on_sock_event, .arg = pl,
 	};
 }
 

@@ -14,12 +14,21 @@
 
 #define BUCKETS 16384 /* power of two */
 
+/* The gone processes, oldest first: those of the network (their flows
+ * may name them later) and the others, each with its bound. */
+enum { GONE_NET, GONE_PLAIN, GONE_QUEUES };
+
+struct gone_queue {
+	struct proc *head, *tail;
+	__u32 n, max;
+};
+
 struct proc_cache {
 	struct proc *by_id[BUCKETS];
 	struct proc *by_pid[BUCKETS];
-	struct proc *gone_head, *gone_tail;
+	struct gone_queue gone[GONE_QUEUES];
 	__u64 grace_ns;
-	__u32 max_gone, n_gone, count;
+	__u32 count;
 };
 
 static __u32 id_hash(const struct ps_exec_id *id)
@@ -34,13 +43,15 @@ static __u32 pid_hash(__u32 pid)
 	return (pid * 2654435761U) & (BUCKETS - 1);
 }
 
-struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone)
+struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone,
+				  __u32 max_gone_plain)
 {
 	struct proc_cache *c = calloc(1, sizeof(*c));
 
 	if (c) {
 		c->grace_ns = grace_ns;
-		c->max_gone = max_gone;
+		c->gone[GONE_NET].max = max_gone;
+		c->gone[GONE_PLAIN].max = max_gone_plain;
 	}
 	return c;
 }
@@ -107,16 +118,18 @@ static void pid_unlink(struct proc_cache *c, struct proc *p)
 
 static void gone_push(struct proc_cache *c, struct proc *p, __u64 ktime)
 {
+	struct gone_queue *q = &c->gone[p->net ? GONE_NET : GONE_PLAIN];
+
 	free(p->json); /* made again if a late record needs it */
 	p->json = NULL;
 	p->gone_ktime = ktime;
 	p->gone_next = NULL;
-	if (c->gone_tail)
-		c->gone_tail->gone_next = p;
+	if (q->tail)
+		q->tail->gone_next = p;
 	else
-		c->gone_head = p;
-	c->gone_tail = p;
-	c->n_gone++;
+		q->head = p;
+	q->tail = p;
+	q->n++;
 }
 
 void proc_cache_add(struct proc_cache *c, struct proc *p)
@@ -125,6 +138,8 @@ void proc_cache_add(struct proc_cache *c, struct proc *p)
 	__u32 h = id_hash(&p->id);
 
 	if (old) {
+		/* the new image may hold its sockets: kept as the network's */
+		old->net = true;
 		pid_unlink(c, old);
 		gone_push(c, old, p->id.ktime);
 	}
@@ -136,11 +151,12 @@ void proc_cache_add(struct proc_cache *c, struct proc *p)
 	c->count++;
 }
 
-void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime)
+void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime, bool net)
 {
 	if (p->exited)
 		return;
 	p->exited = true;
+	p->net |= net || p->procfs; /* /proc's: what it did before is unknown */
 	if (proc_cache_by_pid(c, p->pid) == p) {
 		pid_unlink(c, p);
 		gone_push(c, p, ktime);
@@ -164,23 +180,55 @@ void proc_cache_hold(struct proc_cache *c, const struct ps_exec_id *id,
 {
 	struct proc *p = proc_cache_get(c, id);
 
-	if (p && p->hold_until < until)
+	if (p && p->hold_until < until) {
 		p->hold_until = until;
+		p->net = true; /* goes to that queue when it leaves the other */
+	}
+}
+
+void proc_cache_net_use(struct proc_cache *c, const struct ps_exec_id *id)
+{
+	struct proc *p = proc_cache_get(c, id);
+
+	if (p)
+		p->net = true;
+}
+
+static struct proc *gone_pop(struct gone_queue *q)
+{
+	struct proc *p = q->head;
+
+	q->head = p->gone_next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	return p;
 }
 
 void proc_cache_reap(struct proc_cache *c, __u64 now)
 {
+	struct gone_queue *net = &c->gone[GONE_NET], *plain = &c->gone[GONE_PLAIN];
 	__u32 requeued = 0;
 	struct proc *p;
 
-	while ((p = c->gone_head) &&
-	       (p->gone_ktime + c->grace_ns < now || c->n_gone > c->max_gone)) {
-		c->gone_head = p->gone_next;
-		if (!c->gone_head)
-			c->gone_tail = NULL;
-		c->n_gone--;
-		if (p->hold_until > now && c->n_gone < c->max_gone &&
-		    requeued++ < c->n_gone + 1) {
+	/* the others go first when there are too many; one that turned out
+	 * to own sockets (held since) moves to the network's queue */
+	while ((p = plain->head) &&
+	       (p->gone_ktime + c->grace_ns < now || plain->n > plain->max)) {
+		gone_pop(plain);
+		if (p->net) {
+			gone_push(c, p, p->gone_ktime);
+			continue;
+		}
+		id_unlink(c, p);
+		c->count--;
+		proc_free(p);
+	}
+	while ((p = net->head) &&
+	       (p->gone_ktime + c->grace_ns < now || net->n > net->max)) {
+		gone_pop(net);
+		if (p->hold_until > now && net->n < net->max &&
+		    requeued++ < net->n + 1) {
 			/* still held: another grace period from now */
 			gone_push(c, p, now);
 			continue;

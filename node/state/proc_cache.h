@@ -33,6 +33,9 @@ struct proc {
 	__u32 args_len;
 	bool procfs;  /* learned from /proc, not from an exec event */
 	bool exited;
+	bool net; /* its flows may name it when it is gone: it or a fork
+		   * of it used a socket (the kernel's word), it holds one,
+		   * came from /proc or was replaced by a new image */
 	__u64 gone_ktime; /* exit or replacement time */
 	__u64 hold_until; /* kept at least until then (owns open sockets) */
 	char *json;	  /* its process object as text, once written; freed
@@ -43,7 +46,10 @@ struct proc {
 
 struct proc_cache;
 
-struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone);
+/* Gone processes stay grace_ns, at most max_gone of those whose flows
+ * may name them and max_gone_plain of the others (which go first). */
+struct proc_cache *proc_cache_new(__u64 grace_ns, __u32 max_gone,
+				  __u32 max_gone_plain);
 void proc_cache_free(struct proc_cache *c);
 /* Insert a process (the cache takes ownership); an older live exec on the
  * same pid becomes "gone" at p's start. */
@@ -51,15 +57,19 @@ void proc_cache_add(struct proc_cache *c, struct proc *p);
 struct proc *proc_cache_get(struct proc_cache *c, const struct ps_exec_id *id);
 /* The current exec of a pid, or NULL. */
 struct proc *proc_cache_by_pid(struct proc_cache *c, __u32 pid);
-/* Mark exited; it is freed after the grace period. */
-void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime);
+/* Mark exited; it is freed after the grace period. net: the kernel saw
+ * it use a socket (PS_EXIT_NET). */
+void proc_cache_exit(struct proc_cache *c, struct proc *p, __u64 ktime, bool net);
 /* Keep an exited process at least until `until` (boot ns), beyond the
  * grace period: it owns sockets whose flows will still name it. */
 void proc_cache_hold(struct proc_cache *c, const struct ps_exec_id *id,
 		     __u64 until);
-/* Free what has been gone longer than the grace period (and is not held;
- * held ones go back to the end of the queue, unless the gone limit is
- * exceeded). */
+/* A fork of the image used a socket (PS_EV_NET_USE): when it is gone,
+ * it is kept as long as those whose flows may name it. */
+void proc_cache_net_use(struct proc_cache *c, const struct ps_exec_id *id);
+/* Free what has been gone longer than the grace period, or over its
+ * bound, oldest first (held ones go back to the end of the queue, unless
+ * the bound is exceeded). */
 void proc_cache_reap(struct proc_cache *c, __u64 now_ktime);
 __u32 proc_cache_count(const struct proc_cache *c);
 

@@ -144,6 +144,15 @@ static void seeds_write(const char *sdir)
 	x.netns_ino = NETNS_A;
 	x.exit_code = 9;
 	rec_add(buf, &off, &x, sizeof(x));
+	/* a fork of the shell uses a socket after the shell's exit */
+	x.hdr.ktime = t + 4 * S_NS;
+	x.exec = (struct ps_exec_id){ .ktime = t + S_NS, .pid = 101 };
+	x.exit_code = 0;
+	x.flags = PS_EXIT_NET;
+	rec_add(buf, &off, &x, sizeof(x));
+	x.hdr.type = PS_EV_NET_USE;
+	x.tgid = 103;
+	rec_add(buf, &off, &x, sizeof(x));
 	seed_put(sdir, "execs", buf, off);
 
 	/* a connect notice to the other pod, its flow's end, an accept */
@@ -394,7 +403,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc.pod_ip_fd = pod_ip_fd;
 	record_clock_sync(&rc);
 	rc.pods = pods_open(state_dir, "/nonexistent/bpffs", &err);
-	rc.procs = pl.procs = proc_cache_new(60 * S_NS, 8192);
+	rc.procs = pl.procs = proc_cache_new(60 * S_NS, 8192, 2048);
 	MUST(rc.pods && pl.procs);
 	fo.agg_ns = data[0] & 1 ? 10 * S_NS : 0;
 	so.records = (data[0] >> 1) & 0xf;

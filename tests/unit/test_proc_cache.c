@@ -23,7 +23,7 @@ static struct proc *mk(__u64 ktime, __u32 pid, __u64 pk, __u32 ppid)
 
 static void lookups(void)
 {
-	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct proc_cache *c = proc_cache_new(1000, 100, 100);
 	struct ps_exec_id id = { .ktime = 10, .pid = 42 }, other = { .ktime = 11, .pid = 42 };
 
 	proc_cache_add(c, mk(10, 42, 5, 1));
@@ -36,7 +36,7 @@ static void lookups(void)
 
 static void exec_replaces_exec(void)
 {
-	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct proc_cache *c = proc_cache_new(1000, 100, 100);
 	struct ps_exec_id first = { .ktime = 10, .pid = 42 },
 			  second = { .ktime = 20, .pid = 42 };
 
@@ -55,14 +55,14 @@ static void exec_replaces_exec(void)
 
 static void exit_and_reap(void)
 {
-	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct proc_cache *c = proc_cache_new(1000, 100, 100);
 	struct ps_exec_id id = { .ktime = 10, .pid = 42 };
 	struct proc *p;
 
 	proc_cache_add(c, mk(10, 42, 5, 1));
 	p = proc_cache_get(c, &id);
-	proc_cache_exit(c, p, 50);
-	proc_cache_exit(c, p, 60); /* twice: no double free */
+	proc_cache_exit(c, p, 50, false);
+	proc_cache_exit(c, p, 60, false); /* twice: no double free */
 	ASSERT_TRUE(proc_cache_by_pid(c, 42) == NULL, "exited pid unmapped");
 	ASSERT_TRUE(proc_cache_get(c, &id) != NULL, "exited exec kept for grace");
 	proc_cache_reap(c, 2000);
@@ -71,25 +71,56 @@ static void exit_and_reap(void)
 	proc_cache_free(c);
 }
 
+static void exit_at(struct proc_cache *c, __u32 i, bool net)
+{
+	struct ps_exec_id id = { .ktime = i, .pid = i };
+
+	proc_cache_add(c, mk(i, i, 0, 1));
+	proc_cache_exit(c, proc_cache_get(c, &id), i, net);
+}
+
+static bool known(struct proc_cache *c, __u32 i)
+{
+	struct ps_exec_id id = { .ktime = i, .pid = i };
+
+	return proc_cache_get(c, &id) != NULL;
+}
+
+/* Each kind of gone process has its bound; those that used a socket
+ * (or hold one) outlast a storm of the others. */
 static void gone_bound(void)
 {
-	struct proc_cache *c = proc_cache_new(1000000, 10);
+	struct proc_cache *c = proc_cache_new(1000000, 20, 10);
 	__u32 i;
 
-	for (i = 1; i <= 100; i++) {
-		struct ps_exec_id id = { .ktime = i, .pid = i };
-
-		proc_cache_add(c, mk(i, i, 0, 1));
-		proc_cache_exit(c, proc_cache_get(c, &id), i);
-	}
+	exit_at(c, 1, true);   /* used a socket, oldest of all */
+	exit_at(c, 2, false);  /* held since its exit: owns a socket */
+	proc_cache_hold(c, &(struct ps_exec_id){ .ktime = 2, .pid = 2 }, 5000000);
+	exit_at(c, 3, false);  /* a fork of it used a socket since */
+	proc_cache_net_use(c, &(struct ps_exec_id){ .ktime = 3, .pid = 3 });
+	proc_cache_net_use(c, &(struct ps_exec_id){ .ktime = 999, .pid = 3 });
+	for (i = 4; i <= 100; i++)
+		exit_at(c, i, false);
 	proc_cache_reap(c, 200);
-	ASSERT_EQ(proc_cache_count(c), 10, "at most max_gone exited kept");
+	ASSERT_TRUE(known(c, 1), "a socket user outlasts 97 others");
+	ASSERT_TRUE(known(c, 2), "a held one too");
+	ASSERT_TRUE(known(c, 3), "and one whose fork used a socket");
+	ASSERT_TRUE(!known(c, 4) && !known(c, 90) && known(c, 91) && known(c, 100),
+		    "the newest 10 others kept");
+	ASSERT_EQ(proc_cache_count(c), 13, "13 kept");
+	for (i = 101; i <= 150; i++)
+		exit_at(c, i, true);
+	proc_cache_reap(c, 300);
+	ASSERT_TRUE(!known(c, 1) && !known(c, 130) && known(c, 131) && known(c, 150),
+		    "the newest 20 socket users kept");
+	ASSERT_EQ(proc_cache_count(c), 30, "at most 20 + 10 kept");
+	ASSERT_TRUE(!known(c, 2) && !known(c, 3), "over the bound, held or not");
 	proc_cache_free(c);
 }
 
 static void seed_from_proc(void)
 {
-	struct proc_cache *c = proc_cache_new(1000, 100);
+	struct proc_cache *c = proc_cache_new(1000, 100, 100);
 	struct proc *me, *parent;
 	int n = proc_cache_seed(c, -1);
 
