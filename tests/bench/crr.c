@@ -9,6 +9,8 @@
  *                                      cycles; prints "crr: N conns S s R/s E errors"
  *   crr hit IP PORT                    connect, send one byte, print "PID PORT",
  *                                      exit at once
+ *   crr detach IP PORT N               print a fork's pid and exit; the fork
+ *                                      makes the N cycles once it is orphaned
  *   crr udp IP PORT N                  N datagrams of 100 bytes by sendto
  *   crr udp-sink PORT                  bind PORT, read datagrams, never answer
  */
@@ -132,6 +134,34 @@ static int client(int argc, char **argv)
 	return errors ? 1 : 0;
 }
 
+/* A daemon's way: the image's exec holder ends, a fork of it works on. */
+static int detach(char **argv)
+{
+	struct sockaddr_in a;
+	long n = atol(argv[4]), k;
+	pid_t parent = getpid(), child;
+
+	if (addr_parse(argv[2], argv[3], &a) || n <= 0) {
+		fprintf(stderr, "crr detach: bad arguments\n");
+		return 2;
+	}
+	child = fork();
+	if (child < 0) {
+		perror("crr detach: fork");
+		return 1;
+	}
+	if (child) {
+		printf("%d\n", child);
+		return 0;
+	}
+	while (getppid() == parent)
+		usleep(1000);
+	for (k = 0; k < n; k++)
+		if (one_crr(&a))
+			_exit(1);
+	_exit(0);
+}
+
 static int hit(char **argv)
 {
 	struct sockaddr_in a, me;
@@ -198,11 +228,13 @@ int main(int argc, char **argv)
 		return client(argc, argv);
 	if (argc == 4 && !strcmp(argv[1], "hit"))
 		return hit(argv);
+	if (argc == 5 && !strcmp(argv[1], "detach"))
+		return detach(argv);
 	if (argc == 5 && !strcmp(argv[1], "udp"))
 		return udp(argv);
 	if (argc == 3 && !strcmp(argv[1], "udp-sink"))
 		return udp_sink(argv);
 	fprintf(stderr, "usage: crr server PORT [WORKERS] | client IP PORT N [WORKERS] |"
-		" hit IP PORT | udp IP PORT N | udp-sink PORT\n");
+		" hit IP PORT | detach IP PORT N | udp IP PORT N | udp-sink PORT\n");
 	return 2;
 }
