@@ -47,7 +47,9 @@ int BPF_PROG(ps_fork, struct task_struct *parent, struct task_struct *child)
 		c.exec = pp->exec;
 		c.parent = pp->parent;
 		c.exe = pp->exe;
-		c.flags = pp->flags & PS_PROC_REPORTED;
+		/* a fork of an image marked as a socket user: the image
+		 * (its holder, or the daemon) knows it already */
+		c.flags = pp->flags & (PS_PROC_REPORTED | PS_PROC_NET);
 	} else {
 		c.exec.pid = ptgid; /* exec id unknown: user space resolves */
 	}
