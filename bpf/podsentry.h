@@ -588,7 +588,7 @@ enum ps_parse_error {
 /* ---- drops: per-CPU array of counters, indexed by reason ---- */
 enum ps_drop_reason {
 	PS_DROP_RB_EXEC = 0,	  /* ring buffer full: exec event lost */
-	PS_DROP_RB_EXIT = 1,	  /* ring buffer full: exit event lost */
+	PS_DROP_RB_EXIT = 1,	  /* ring buffer full: exit (or net use) lost */
 	PS_DROP_PROCS_FULL = 2,	  /* procs map update failed */
 	PS_DROP_READ_FAIL = 3,	  /* a kernel read failed (args, binary) */
 	PS_DROP_POD_STATS_FULL = 4, /* slot beyond the pod_stats array */
