@@ -189,6 +189,8 @@ enum ps_exec_flags {
 					* socket (parent_sock) */
 	PS_EXEC_MARKED = 1U << 7,      /* the tree was marked (marks map) */
 	PS_EXEC_EXE_TRUNC = 1U << 8,   /* exe deeper or longer than kept */
+	PS_EXEC_REPLACED_NET = 1U << 9, /* an exec without fork, and the image
+					 * it replaced used a socket */
 };
 
 struct ps_event_hdr {

@@ -242,6 +242,8 @@ int BPF_PROG(ps_exec, struct task_struct *task, pid_t old_pid,
 		/* fork+exec: the clone carries the forker's exec; exec
 		 * without fork: the previous image on this pid */
 		np.parent = old->exec;
+		if ((old->flags & (PS_PROC_CLONE | PS_PROC_NET)) == PS_PROC_NET)
+			flags |= PS_EXEC_REPLACED_NET;
 	} else {
 		np.parent.pid = BPF_CORE_READ(rparent, tgid);
 	}

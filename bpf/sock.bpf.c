@@ -105,10 +105,11 @@ struct {
 } connecting SEC(".maps");
 
 /* The first socket of a process: its image is marked, so that its exit
- * tells the daemon to keep the image for the flows that name it after.
- * A fork marks its exec holder too (the fork's own exit is not
- * reported); when the holder has ended, the daemon is told now. Forks
- * inherit the mark: it is done once per line of forks. Plain writes: the bit is only ever set, and no other program
+ * (or the exec that replaces it) tells the daemon to keep the image for
+ * the flows that name it after. A fork marks its exec holder too (the
+ * fork's own exit is not reported); when the holder has ended, the
+ * daemon is told now. Forks inherit the mark: it is done once per line
+ * of forks. Plain writes: the bit is only ever set, and no other program
  * writes a live entry's flags (an exec replaces the entry whole, and the
  * new image starts unmarked). */
 static __always_inline void image_uses_net(struct ps_proc *p)

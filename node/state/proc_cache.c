@@ -138,8 +138,9 @@ void proc_cache_add(struct proc_cache *c, struct proc *p)
 	__u32 h = id_hash(&p->id);
 
 	if (old) {
-		/* the new image may hold its sockets: kept as the network's */
-		old->net = true;
+		/* kept as the network's when the kernel saw it use a socket
+		 * (the new image holds those now) */
+		old->net |= (p->exec_flags & PS_EXEC_REPLACED_NET) || old->procfs;
 		pid_unlink(c, old);
 		gone_push(c, old, p->id.ktime);
 	}

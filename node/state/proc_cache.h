@@ -34,8 +34,8 @@ struct proc {
 	bool procfs;  /* learned from /proc, not from an exec event */
 	bool exited;
 	bool net; /* its flows may name it when it is gone: it or a fork
-		   * of it used a socket (the kernel's word), it holds one,
-		   * came from /proc or was replaced by a new image */
+		   * of it used a socket (the kernel's word), it holds one
+		   * or came from /proc */
 	__u64 gone_ktime; /* exit or replacement time */
 	__u64 hold_until; /* kept at least until then (owns open sockets) */
 	char *json;	  /* its process object as text, once written; freed

@@ -111,25 +111,30 @@ daemon_stop || fail clean-exit "exit status $?"
 # 3000 short processes (more than the 2048 gone processes without a
 # socket the daemon keeps) before the interval ends: the kernel said that
 # their images used sockets, so they are kept and the aggregates name
-# them. crr hit connects itself; crr client's connections are a fork's (its exit says so for the
-# image's); crr detach's fork works on after its image's exec ended.
+# them. crr hit connects itself, bash through /dev/tcp before an exec
+# replaces it; crr client's connections are a fork's (its exit says so
+# for the image's); crr detach's fork works on after its image's exec
+# ended.
 X=$T/export2.json
 daemon_start --state-dir "$STATE" --flow-aggregate 10 --log-dir "$T/logs" --export "$X" ||
 	{ fail setup "daemon, second run"; exit 1; }
 t0=$(date +%s%N)
 ip netns exec "$NA" "$CRR" client "$IPB" 7001 20 1 >"$T/crr2.out" || fail setup "$(cat "$T/crr2.out")"
 ip netns exec "$NA" "$CRR" hit "$IPB" 7001 >/dev/null || fail setup "crr hit"
+ip netns exec "$NA" bash -c "exec 3<>/dev/tcp/$IPB/7001; echo q >&3; cat <&3 >/dev/null; exec 3<&-; exec /bin/true" ||
+	fail setup "bash /dev/tcp"
 orphan=$(ip netns exec "$NA" "$CRR" detach "$IPB" 7001 10) || fail setup "crr detach"
 wait_for 10 sh -c "! kill -0 $orphan" || fail setup "crr detach's fork $orphan did not end"
 ip netns exec "$NA" "$STORM" 3000 >"$T/storm.out" || fail setup "exec storm: $(cat "$T/storm.out")"
 storm_ms=$((($(date +%s%N) - t0) / 1000000))
 wait_for 15 sh -c "[ \$(jq -c 'select(.type==\"process_exit\" and .process.binary==\"/bin/true\")' $X | wc -l) -ge 3000 ]" ||
 	fail storm/setup "$(jq -c 'select(.type=="process_exit" and .process.binary=="/bin/true")' "$X" | wc -l) exits of /bin/true recorded"
-wait_for 15 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.aggregate and .flow.dst.port==7001)' $X | wc -l) -ge 3 ]" ||
-	fail storm/aggregate-written "not three aggregate records for port 7001 in the second run"
-for c in "hit:1:exec-holder" "client .* 20 1:20:fork-of-ended-image" "detach .* 10:10:orphaned-fork"; do
+wait_for 15 sh -c "[ \$(jq -c 'select(.type==\"flow\" and .flow.aggregate and .flow.dst.port==7001)' $X | wc -l) -ge 4 ]" ||
+	fail storm/aggregate-written "not four aggregate records for port 7001 in the second run"
+for c in "hit:1:exec-holder" "bash -c exec 3<>/dev/tcp:1:image-replaced-by-exec" "client .* 20 1:20:fork-of-ended-image" "detach .* 10:10:orphaned-fork"; do
 	IFS=: read -r args n name <<<"$c"
-	want=$(jq -r --arg a "crr $args" 'select(.type=="process_exec" and (.process.args | join(" ") | test($a))) |
+	[[ $args == bash* ]] || args="crr $args"
+	want=$(jq -r --arg a "$args" 'select(.type=="process_exec" and (.process.args | join(" ") | test($a))) |
 		"\(.process.exec_id) \(.process.binary) '"$n"'"' "$X")
 	got=$(jq -r --arg w "${want%% *}" 'select(.type=="flow" and .flow.aggregate and .flow.dst.port==7001 and
 		.process.exec_id==$w) | "\(.process.exec_id) \(.process.binary) \(.flow.connections)"' "$X")

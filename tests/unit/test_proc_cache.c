@@ -118,6 +118,31 @@ static void gone_bound(void)
 	proc_cache_free(c);
 }
 
+/* An image replaced by an exec without fork is kept as a socket user
+ * when the kernel saw it use one (the new image holds those sockets). */
+static void replaced_bound(void)
+{
+	struct proc_cache *c = proc_cache_new(1000000, 20, 5);
+	struct proc *p;
+	__u32 i;
+
+	proc_cache_add(c, mk(1, 7, 0, 1));
+	p = mk(2, 7, 1, 7);
+	p->exec_flags = PS_EXEC_REPLACED_NET;
+	proc_cache_add(c, p);
+	proc_cache_add(c, mk(3, 8, 0, 1));
+	proc_cache_add(c, mk(4, 8, 3, 8));
+	for (i = 10; i < 20; i++)
+		exit_at(c, i, false);
+	proc_cache_reap(c, 100);
+	ASSERT_TRUE(proc_cache_get(c, &(struct ps_exec_id){ .ktime = 1, .pid = 7 }) != NULL,
+		    "the replaced socket user outlasts 10 others");
+	ASSERT_TRUE(proc_cache_get(c, &(struct ps_exec_id){ .ktime = 3, .pid = 8 }) == NULL,
+		    "the replaced image without a socket goes with the others");
+	ASSERT_EQ(proc_cache_count(c), 2 + 1 + 5, "two live, one kept, five others");
+	proc_cache_free(c);
+}
+
 static void seed_from_proc(void)
 {
 	struct proc_cache *c = proc_cache_new(1000, 100, 100);
@@ -212,5 +237,5 @@ static void exe_components(void)
 }
 
 TEST_MAIN(TEST(lookups), TEST(exec_replaces_exec), TEST(exit_and_reap),
-	  TEST(gone_bound), TEST(seed_from_proc), TEST(cwd_components),
+	  TEST(gone_bound), TEST(replaced_bound), TEST(seed_from_proc), TEST(cwd_components),
 	  TEST(exe_components))
