@@ -104,16 +104,14 @@ static __always_inline void inherit_emit(const struct ps_fd_fact *x,
 					 const struct ps_exec_id *holder,
 					 __u32 tgid, __u32 netns)
 {
-	struct ps_sock_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	struct ps_sock_event *ev;
 
-	if (!ev) {
-		drop_count(PS_DROP_RB_SOCK);
+	ev = events_reserve(sizeof(*ev), PS_EV_INHERIT, bpf_ktime_get_boot_ns(),
+			    PS_DROP_RB_SOCK);
+	if (!ev)
 		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.type = PS_EV_INHERIT;
-	ev->hdr.cpu = bpf_get_smp_processor_id();
-	ev->hdr.ktime = bpf_ktime_get_boot_ns();
+	__builtin_memset((char *)ev + sizeof(ev->hdr), 0,
+			 sizeof(*ev) - sizeof(ev->hdr));
 	ev->key.netns_ino = netns;
 	ev->key.family = x->family;
 	ev->key.proto = x->proto;
@@ -357,14 +355,10 @@ int BPF_PROG(ps_exit, struct task_struct *task)
 	    !((pc.flags & PS_PROC_PROCFS) && netns_watched(pc.netns_ino)))
 		return 0;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop_count(PS_DROP_RB_EXIT);
+	e = events_reserve(sizeof(*e), PS_EV_EXIT, bpf_ktime_get_boot_ns(),
+			   PS_DROP_RB_EXIT);
+	if (!e)
 		return 0;
-	}
-	e->hdr.type = PS_EV_EXIT;
-	e->hdr.cpu = bpf_get_smp_processor_id();
-	e->hdr.ktime = bpf_ktime_get_boot_ns();
 	e->exec = pc.exec;
 	e->tgid = tgid;
 	e->netns_ino = pc.netns_ino;

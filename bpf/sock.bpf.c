@@ -127,14 +127,10 @@ static __always_inline void image_uses_net(struct ps_proc *p)
 		h->flags |= PS_PROC_NET;
 		return;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop_count(PS_DROP_RB_EXIT);
+	e = events_reserve(sizeof(*e), PS_EV_NET_USE, bpf_ktime_get_boot_ns(),
+			   PS_DROP_RB_EXIT);
+	if (!e)
 		return;
-	}
-	e->hdr.type = PS_EV_NET_USE;
-	e->hdr.cpu = bpf_get_smp_processor_id();
-	e->hdr.ktime = bpf_ktime_get_boot_ns();
 	e->exec = p->exec;
 	e->tgid = bpf_get_current_pid_tgid() >> 32;
 	e->netns_ino = p->netns_ino;
@@ -174,14 +170,10 @@ static __always_inline void sock_emit(__u32 type, const struct ps_sock_key *k,
 {
 	struct ps_sock_event *e;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop_count(PS_DROP_RB_SOCK);
+	e = events_reserve(sizeof(*e), type, bpf_ktime_get_boot_ns(),
+			   PS_DROP_RB_SOCK);
+	if (!e)
 		return;
-	}
-	e->hdr.type = type;
-	e->hdr.cpu = bpf_get_smp_processor_id();
-	e->hdr.ktime = bpf_ktime_get_boot_ns();
 	e->key = *k;
 	e->tgid = tgid;
 	e->exec = *exec;

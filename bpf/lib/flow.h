@@ -168,14 +168,9 @@ static __always_inline bool flow_emit(const struct ps_flow_key *k,
 {
 	struct ps_flow_event *e;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop_count(PS_DROP_RB_FLOW);
+	e = events_reserve(sizeof(*e), type, ktime, PS_DROP_RB_FLOW);
+	if (!e)
 		return false;
-	}
-	e->hdr.type = type;
-	e->hdr.cpu = bpf_get_smp_processor_id();
-	e->hdr.ktime = ktime;
 	e->key = *k;
 	e->reason = reason;
 	e->pad = 0;

@@ -234,4 +234,23 @@ static __always_inline void drop_count(enum ps_drop_reason reason)
 		*n += 1;
 }
 
+/* A record of `size` bytes reserved in the ring buffer with its header
+ * filled (type, this CPU, ktime); NULL when the ring buffer is full,
+ * counted under `lost`. Sent with events_submit. */
+static __always_inline void *events_reserve(__u64 size, __u32 type,
+					    __u64 ktime,
+					    enum ps_drop_reason lost)
+{
+	struct ps_event_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!h) {
+		drop_count(lost);
+		return NULL;
+	}
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime = ktime;
+	return h;
+}
+
 #endif
