@@ -20,6 +20,50 @@
 
 /* Sums the per-CPU element counters of a hash map (kernel 6.6+). */
 extern __s64 bpf_map_sum_elem_count(const struct bpf_map *map) __ksym;
+/*
+ * The address of this CPU's element counter of hash map `map` (kernel
+ * 6.6+), 0 where it cannot be found. The kernel counts an insert, and
+ * what the insert makes the LRU evict, on the CPU that inserts, in the
+ * same call: this CPU's counter moves between two reads in one program
+ * only by what the program did, whatever the other CPUs insert and
+ * delete meanwhile; the sum of all CPUs' moves with theirs too. The
+ * counter is a per-CPU variable: on this CPU it lies at its per-CPU
+ * address plus this CPU's offset, and that offset is where this CPU's
+ * value of the per-CPU array `drops` lies minus the value's per-CPU
+ * address (kallsyms here has no per-CPU symbols to ask).
+ */
+static __always_inline unsigned long map_counter_this_cpu(void *map)
+{
+	const struct bpf_map *m = map;
+	const struct bpf_array *d;
+	unsigned long a[2];
+	__u32 key = 0;
+	void *p[2];
+
+	/* the addresses of drops and of its value here as numbers: copied
+	 * from the stack, as no pointer arithmetic the verifier allows
+	 * could give them */
+	p[0] = &drops;
+	p[1] = bpf_map_lookup_elem(&drops, &key);
+	if (!p[1] || !m->elem_count ||
+	    bpf_probe_read_kernel(a, sizeof(a), p))
+		return 0;
+	d = (const void *)a[0];
+	if (bpf_probe_read_kernel(&a[0], sizeof(a[0]), &d->pptrs[0]))
+		return 0;
+	return (unsigned long)m->elem_count + (a[1] - a[0]);
+}
+
+/* The element count of `map`: this CPU's counter at `counter`
+ * (map_counter_this_cpu), else the sum of all CPUs'. */
+static __always_inline __s64 map_count(void *map, unsigned long counter)
+{
+	__s64 n;
+
+	if (counter && !bpf_probe_read_kernel(&n, sizeof(n), (void *)counter))
+		return n;
+	return bpf_map_sum_elem_count(map);
+}
 
 /*
  * Flow times are boot-clock ns at tick resolution: jiffies (a load the
@@ -424,8 +468,8 @@ static __always_inline bool flow_starts(const struct ps_pkt *p,
 /* Start a flow at `mk` with this packet: a new entry (BPF_NOEXIST:
  * -EEXIST when another CPU was first) or a new connection on the tuple
  * of a closed one (BPF_ANY, replacing it). What the element count of the
- * table did not grow by is what the insert made the LRU evict (exact
- * unless another CPU inserts or deletes at the same time). */
+ * table did not grow by on this CPU is what the insert made the LRU evict
+ * (map_counter_this_cpu). */
 static __always_inline int flow_start(void *map, const void *mk,
 				      const struct ps_flow_key *k,
 				      const struct ps_pkt *p,
@@ -436,6 +480,7 @@ static __always_inline int flow_start(void *map, const void *mk,
 	__s64 grow = how == BPF_NOEXIST ? 1 : 0;
 	int local = fp->from_pod ? sender : !sender;
 	struct ps_flow f;
+	unsigned long counter;
 	__s64 before, after;
 	__u64 boot;
 	int err;
@@ -452,14 +497,15 @@ static __always_inline int flow_start(void *map, const void *mk,
 		else
 			f.fin_ack[0] = flow_fin_ack(p, fp);
 	}
-	before = bpf_map_sum_elem_count(map);
+	counter = map_counter_this_cpu(map);
+	before = map_count(map, counter);
 	err = bpf_map_update_elem(map, mk, &f, how);
 	if (err) {
 		if (err != -PS_EEXIST)
 			drop_count(PS_DROP_FLOWS_FULL);
 		return err;
 	}
-	after = bpf_map_sum_elem_count(map);
+	after = map_count(map, counter);
 	flow_evictions_count(before + grow - after);
 	flow_clock_check(now);
 	return 0;

@@ -190,6 +190,8 @@ read -r total named <<<"$(jq -r 'select(.type=="flow" and .flow.final and .flow.
 	awk '{ n++; if ($1 == "true") p++ } END { print n+0, p+0 }')"
 folded=$(jq -s '[.[] | select(.type=="flow" and .flow.aggregate and .flow.dst.port==7001) | .flow.connections] | add // 0' "$T/export.json")
 notices=$(jq -s '[.[] | select(.type=="stats")] | last | .stats.sockets.notices // 0' "$T/export.json")
+lost=$(jq -s -r '[.[] | select(.type=="lost") | .lost] | group_by(.reason) |
+	map("\(.[0].reason) \(map(.count) | add)") | join(", ") | if . == "" then "none" else . end' "$T/export.json")
 awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v a="$(median "${agg[@]}")" -v n="$N" -v r="$ROUNDS" \
 	-v t="$total" -v nm="$named" -v f="$folded" -v nt="$notices" -v by="$(median "${bytes[@]}")" \
 	-v bu="$(median "${bare_us[@]}")" -v wu="$(median "${with_us[@]}")" -v au="$(median "${agg_us[@]}")" \
@@ -202,6 +204,7 @@ awk -v b="$(median "${bare[@]}")" -v w="$(median "${with[@]}")" -v a="$(median "
 	printf "JSON to the node export: %d B per connection (target <= 800)\n", by
 	printf "attribution: %d of %d final flow records name both processes (%.4f); %d connections folded into aggregates; %d notices in all\n", nm, t, t ? nm / t : 0, f, nt
 }'
+echo "lost records in all runs (target none): $lost"
 for m in "${PEERS[@]}"; do
 	# shellcheck disable=SC2086 # the lists are space-separated numbers
 	awk -v b="$(median "${bare[@]}")" -v p="$(median ${peer[$m]})" -v w="$(median "${with[@]}")" \

@@ -15,6 +15,8 @@
  * queue (ingress_ifindex 1): the test pod is registered as ifindex 1.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1140,6 +1142,76 @@ static bool refused_flows(struct fixture *fx, int n)
 	return true;
 }
 
+/* Two CPUs start and end flows at once in a table far from full: an
+ * insert on one CPU while the other deletes must not count as an
+ * eviction, so flow_evicted stays 0. */
+struct churn {
+	struct fixture *fx;
+	int cpu, port0, n, failed;
+	volatile int *running;
+};
+
+static void *churn_run(void *arg)
+{
+	struct churn *c = arg;
+	struct pkt_spec syn = TCP4(.hook = TC_OUT, .flags = PS_TCP_SYN);
+	struct pkt_spec rst =
+	    TCP4(.hook = TC_IN, .flags = PS_TCP_RST | PS_TCP_ACK);
+	cpu_set_t set;
+	int i, ret;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	for (i = 0; i < c->n; i++) {
+		syn.pod_port = rst.pod_port = c->port0 + i % 4000;
+		if (pkt_run(c->fx, &syn, &ret) || pkt_run(c->fx, &rst, &ret))
+			c->failed++;
+	}
+	__atomic_sub_fetch(c->running, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_evictions_exact_across_cpus(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	volatile int running = 2;
+	struct churn c[2];
+	pthread_t t[2];
+	struct fixture fx;
+	__u64 evicted;
+	int i;
+
+	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 65536,
+			  1 << 22))
+		return;
+	for (i = 0; i < 2; i++) {
+		c[i] = (struct churn){.fx = &fx, .cpu = ncpu > 1 ? i : 0,
+				      .port0 = 20000 + i * 5000, .n = 30000,
+				      .running = &running};
+		if (!ASSERT_OK(pthread_create(&t[i], NULL, churn_run, &c[i]),
+			       "pthread_create")) {
+			running -= 2 - i;
+			break;
+		}
+	}
+	while (__atomic_load_n(&running, __ATOMIC_SEQ_CST) > 0)
+		ring_buffer__poll(fx.rb, 10);
+	while (i-- > 0)
+		pthread_join(t[i], NULL);
+	ring_buffer__consume(fx.rb);
+	evicted =
+	    percpu_sum(bpf_map__fd(fx.skel->maps.drops), PS_DROP_FLOW_EVICTED);
+	fprintf(stderr, "%ld CPUs, flows ended %d, left %d, evicted %llu\n",
+		ncpu, fx.ev.ends, flows_count(&fx), (unsigned long long)evicted);
+	if (!ASSERT_EQ(c[0].failed + c[1].failed, 0, "test runs") ||
+	    !ASSERT_EQ(fx.ev.ends, 60000, "every refused connect ended"))
+		goto out;
+	ASSERT_EQ(evicted, 0, "no flow_evicted without an eviction");
+out:
+	fixture_close(&fx);
+}
+
 /* Ends that do not fit the ring buffer are counted, and their flows stay
  * in the table (PS_FLOWF_END_LOST) for the daemon's sweep. */
 static void test_ringbuf_full_counted(void)
@@ -1413,6 +1485,7 @@ int main(int argc, char **argv)
 	static const struct ps_test fixed[] = {
 	    TEST(test_lru_eviction_counted),
 	    TEST(test_ringbuf_full_counted),
+	    TEST(test_evictions_exact_across_cpus),
 	    TEST(test_loads_with_pins),
 	    TEST(test_periodic_update_after_interval),
 	    TEST(test_periodic_update_off),
