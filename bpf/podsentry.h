@@ -403,7 +403,7 @@ struct ps_flow_end {
 	__u32 tgid;
 	__u16 slot;
 	__u8 tcp_flags; /* OR of the flags this end sent */
-	__u8 fin_acked; /* TCP: the other end acknowledged this end's FIN */
+	__u8 pad;
 };
 
 enum ps_flow_flags {
@@ -422,12 +422,23 @@ struct ps_flow {
 	__u64 last_seen;
 	__u64 last_report; /* start, or the last FLOW_UPDATE */
 	__u64 state;	/* enum ps_flow_state; 64 bits: changed by cmpxchg */
-	__u8 opener;	/* 1 + the side that opened it; 0: unknown (TCP
-			 * picked up without its SYN) */
-	__u8 verdict;	/* enum ps_flow_verdict of the last packet */
-	__u8 flags;	/* enum ps_flow_flags */
-	__u8 pad1;
-	__u32 pad;
+	union {
+		struct {
+			__u8 opener;  /* 1 + the side that opened it; 0:
+				       * unknown (TCP picked up without its
+				       * SYN) */
+			__u8 verdict; /* enum ps_flow_verdict of the last
+				       * packet */
+			__u8 flags;   /* enum ps_flow_flags */
+			__u8 fin_acked; /* TCP: 1 << side for each side
+					 * whose FIN the other acknowledged */
+			__u32 pad;
+		};
+		/* the above as one word: fin_acked changes by cmpxchg of
+		 * it, so of two CPUs acknowledging the two FINs at once
+		 * exactly one sees both */
+		__u64 meta;
+	};
 	__u64 first_seen;
 	struct ps_flow_end end[2]; /* side 0, side 1 of the key */
 	__u32 fin_ack[2]; /* TCP: the acknowledgement number that acks

@@ -235,52 +235,115 @@ static __always_inline __u32 flow_fin_ack(const struct ps_pkt *p,
 	return bpf_ntohl(p->tcp_seq) + payload + 1;
 }
 
+/* fin_acked's place in the word meta */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PS_FIN_ACKED_SHIFT                                                     \
+	((offsetof(struct ps_flow, fin_acked) -                                \
+	  offsetof(struct ps_flow, meta)) * 8)
+#else
+#define PS_FIN_ACKED_SHIFT                                                     \
+	((7 - (offsetof(struct ps_flow, fin_acked) -                           \
+	       offsetof(struct ps_flow, meta))) * 8)
+#endif
+
+/* Mark the FIN of side `side` acknowledged; true when that made both
+ * sides' acknowledged, which one packet sees. The other bytes of meta
+ * are stored plainly by other CPUs: the compare-and-swap tries again
+ * when one of them changed. */
+static __always_inline bool flow_fin_acked(struct ps_flow *f, int side)
+{
+	const __u64 both = (__u64)3 << PS_FIN_ACKED_SHIFT;
+	__u64 bit = (__u64)(1U << (side & 1)) << PS_FIN_ACKED_SHIFT;
+	__u64 old = *(volatile __u64 *)&f->meta, was;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (old & bit)
+			return false; /* an earlier packet acknowledged it */
+		was = __sync_val_compare_and_swap(&f->meta, old, old | bit);
+		if (was == old)
+			return ((old | bit) & both) == both;
+		old = was;
+	}
+	return false;
+}
+
+/* Step the open flow `f` from state `st` to `to`. The steps before
+ * CLOSED only go forward and name what was seen; one that finds another
+ * CPU's step done first leaves it. */
+static __always_inline void flow_state_step(struct ps_flow *f, __u64 st,
+					    __u64 to)
+{
+	if (st != to)
+		__sync_val_compare_and_swap(&f->state, st, to);
+}
+
+/* Close `f`, which was in state `st`, from whatever open state another
+ * CPU has stepped it to since; false when it was closed already (the
+ * packet that did it ends it). */
+static __always_inline bool flow_close(struct ps_flow *f, __u64 st)
+{
+	__u64 was;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (st == PS_FLOW_CLOSED)
+			return false;
+		was = __sync_val_compare_and_swap(&f->state, st,
+						  PS_FLOW_CLOSED);
+		if (was == st)
+			return true;
+		st = was;
+	}
+	return false;
+}
+
 /*
- * TCP state after packet `p` from end `sender`; returns the end reason
- * when the flow closes with it, or -1. The end's flags are already
- * updated. A flow closes at RST, or once each end's FIN is acknowledged
- * by the other: by sequence numbers, so that when both ends close at
- * once the ACK of each FIN is counted, whichever comes last. Both ends'
- * packets may update one entry from two CPUs at once: each writes only
- * its own FIN's number and the other's acked mark, and the step to
- * CLOSED is a compare-and-swap, so one packet ends the flow.
+ * Update end `sender`'s TCP flags with packet `p` and return the end
+ * reason when the flow closes with it, or -1. A flow closes at RST, or
+ * once each end's FIN is acknowledged by the other: by sequence numbers,
+ * so that when both ends close at once the ACK of each FIN is counted,
+ * whichever comes last. Both ends' packets may update one entry from two
+ * CPUs at once: each writes its own FIN's number before its FIN flag
+ * (the other reads the flag, then the number), the acknowledged marks
+ * are set together by compare-and-swap, so one packet sees both, and
+ * the step to CLOSED is a compare-and-swap, so that packet ends it.
+ * Out of line, for the stack: flow_packet takes the packets of an
+ * established flow without a FIN or RST, most of them, past it.
  */
-static __always_inline int flow_tcp_state(struct ps_flow *f,
-					  const struct ps_pkt *p,
-					  const struct ps_flow_pkt *fp,
-					  int sender)
+static __noinline int flow_tcp_state(struct ps_flow *f,
+				   const struct ps_pkt *p,
+				   const struct ps_flow_pkt *fp,
+				   int sender)
 {
 	struct ps_flow_end *me = &f->end[sender & 1],
 			   *peer = &f->end[!sender];
-	__u64 st = f->state;
 	__u8 flags = p->tcp_flags;
+	__u64 st;
 
+	if (flags & PS_TCP_FIN)
+		f->fin_ack[sender & 1] = flow_fin_ack(p, fp);
+	asm volatile("" ::: "memory"); /* the number, then the flag */
+	if ((me->tcp_flags | flags) != me->tcp_flags)
+		me->tcp_flags |= flags;
+	st = f->state;
 	if (st == PS_FLOW_CLOSED)
 		return -1;
 	if (flags & PS_TCP_RST)
-		return __sync_val_compare_and_swap(&f->state, st,
-						   PS_FLOW_CLOSED) == st
-			       ? PS_FLOW_R_RST : -1;
-	if (flags & PS_TCP_FIN)
-		f->fin_ack[sender & 1] = flow_fin_ack(p, fp);
-	if ((flags & PS_TCP_ACK) && (peer->tcp_flags & PS_TCP_FIN) &&
-	    !peer->fin_acked &&
-	    (__s32)(bpf_ntohl(p->tcp_ack) - f->fin_ack[!sender]) >= 0)
-		peer->fin_acked = 1;
-	if (me->tcp_flags & peer->tcp_flags & PS_TCP_FIN) {
-		if (me->fin_acked && peer->fin_acked)
-			return __sync_val_compare_and_swap(&f->state, st,
-							   PS_FLOW_CLOSED) == st
-				       ? PS_FLOW_R_FIN : -1;
-		if (st != PS_FLOW_FIN_BOTH)
-			f->state = PS_FLOW_FIN_BOTH;
-	} else if (flags & PS_TCP_FIN) {
-		if (st != PS_FLOW_CLOSING)
-			f->state = PS_FLOW_CLOSING;
-	} else if (st == PS_FLOW_NEW &&
-		   (f->end[0].tcp_flags & f->end[1].tcp_flags & PS_TCP_SYN)) {
-		f->state = PS_FLOW_ESTABLISHED;
+		return flow_close(f, st) ? PS_FLOW_R_RST : -1;
+	if ((flags & PS_TCP_ACK) && (peer->tcp_flags & PS_TCP_FIN)) {
+		asm volatile("" ::: "memory"); /* the flag, then the number */
+		if ((__s32)(bpf_ntohl(p->tcp_ack) - f->fin_ack[!sender]) >= 0 &&
+		    flow_fin_acked(f, !sender))
+			return flow_close(f, st) ? PS_FLOW_R_FIN : -1;
 	}
+	if (me->tcp_flags & peer->tcp_flags & PS_TCP_FIN)
+		flow_state_step(f, st, PS_FLOW_FIN_BOTH);
+	else if (flags & PS_TCP_FIN)
+		flow_state_step(f, st, PS_FLOW_CLOSING);
+	else if (st == PS_FLOW_NEW &&
+		 (f->end[0].tcp_flags & f->end[1].tcp_flags & PS_TCP_SYN))
+		flow_state_step(f, st, PS_FLOW_ESTABLISHED);
 	return -1;
 }
 
@@ -554,10 +617,19 @@ static __always_inline void flow_packet(void *map, const void *mk,
 	se = &f->end[sender];
 	refused = false;
 	if (p->proto == PS_IPPROTO_TCP) {
-		if ((se->tcp_flags | flags) != se->tcp_flags)
-			se->tcp_flags |= flags;
-		refused = f->state == PS_FLOW_NEW;
-		end = flow_tcp_state(f, p, fp, sender);
+		__u64 st = f->state;
+
+		refused = st == PS_FLOW_NEW;
+		/* most packets: no state to step, no FIN to acknowledge */
+		if (st == PS_FLOW_ESTABLISHED &&
+		    !(flags & (PS_TCP_FIN | PS_TCP_RST)) &&
+		    !((f->end[0].tcp_flags | f->end[1].tcp_flags) &
+		      PS_TCP_FIN)) {
+			if ((se->tcp_flags | flags) != se->tcp_flags)
+				se->tcp_flags |= flags;
+		} else {
+			end = flow_tcp_state(f, p, fp, sender);
+		}
 	} else if (p->proto == PS_IPPROTO_UDP && fp->netns &&
 		   !f->end[local].exec.pid &&
 		   f->end[0].packets + f->end[1].packets < PS_OWNER_RETRY_PKTS) {

@@ -1212,6 +1212,112 @@ out:
 	fixture_close(&fx);
 }
 
+/* Both ends of n TCP connections closing at once, each end on its own
+ * CPU: the FINs cross, then the last ACKs. Each connection must end
+ * once, at its last ACK, whichever CPU sees which packet first. */
+struct closer {
+	struct fixture *fx;
+	int cpu, pod, n, failed;
+	volatile int *arrived;
+};
+
+/* Both threads past step `step` of a connection before either goes on. */
+static void closer_meet(struct closer *c, int step)
+{
+	__atomic_add_fetch(c->arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(c->arrived, __ATOMIC_SEQ_CST) < 2 * step)
+		;
+}
+
+static void *closer_run(void *arg)
+{
+	struct closer *c = arg;
+	/* the pod's sequence numbers start at 1000, the peer's at 5000 */
+	struct pkt_spec pod[] = {
+	    TCP4(.hook = TC_OUT, .flags = PS_TCP_SYN, .seq = 999),
+	    TCP4(.hook = TC_OUT, .flags = PS_TCP_ACK, .seq = 1000, .ack = 5000),
+	    TCP4(.hook = TC_OUT, .flags = PS_TCP_FIN | PS_TCP_ACK, .seq = 1000,
+		 .ack = 5000),
+	    TCP4(.hook = TC_OUT, .flags = PS_TCP_ACK, .seq = 1001,
+		 .ack = 5001)};
+	struct pkt_spec peer[] = {
+	    TCP4(.hook = TC_IN, .flags = PS_TCP_SYN | PS_TCP_ACK, .seq = 4999,
+		 .ack = 1000),
+	    TCP4(.hook = TC_IN, .flags = PS_TCP_FIN | PS_TCP_ACK, .seq = 5000,
+		 .ack = 1000),
+	    TCP4(.hook = TC_IN, .flags = PS_TCP_ACK, .seq = 5001, .ack = 1001)};
+	cpu_set_t set;
+	int i, j, ret, step = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	for (i = 0; i < c->n; i++) {
+		for (j = 0; j < 4; j++)
+			pod[j].pod_port = 30000 + i;
+		for (j = 0; j < 3; j++)
+			peer[j].pod_port = 30000 + i;
+		/* handshake, one after the other */
+		if (c->pod && pkt_run(c->fx, &pod[0], &ret))
+			c->failed++;
+		closer_meet(c, ++step);
+		if (!c->pod && pkt_run(c->fx, &peer[0], &ret))
+			c->failed++;
+		closer_meet(c, ++step);
+		if (c->pod && pkt_run(c->fx, &pod[1], &ret))
+			c->failed++;
+		closer_meet(c, ++step);
+		/* the FINs cross, then the last ACKs */
+		for (j = 0; j < 2; j++) {
+			if (pkt_run(c->fx, c->pod ? &pod[2 + j] : &peer[1 + j],
+				    &ret))
+				c->failed++;
+			closer_meet(c, ++step);
+		}
+	}
+	return NULL;
+}
+
+static void test_close_race_across_cpus(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	const int n = 5000;
+	volatile int arrived = 0;
+	struct closer c[2];
+	pthread_t t[2];
+	struct fixture fx;
+	int i, ends = 0;
+
+	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 65536,
+			  1 << 22))
+		return;
+	for (i = 0; i < 2; i++) {
+		c[i] = (struct closer){.fx = &fx, .cpu = ncpu > 1 ? i : 0,
+				       .pod = !i, .n = n, .arrived = &arrived};
+		if (pthread_create(&t[i], NULL, closer_run, &c[i])) {
+			/* the first would wait for the second for ever */
+			perror("pthread_create");
+			exit(1);
+		}
+	}
+	/* the ends: polled here, counted in fx.ev */
+	while (fx.ev.ends < n &&
+	       __atomic_load_n(&arrived, __ATOMIC_SEQ_CST) < 2 * 5 * n)
+		ring_buffer__poll(fx.rb, 10);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ring_buffer__consume(fx.rb);
+	ends = fx.ev.ends;
+	fprintf(stderr, "%ld CPUs, %d connections: %d ends, %d left open\n",
+		ncpu, n, ends, flows_count(&fx));
+	if (!ASSERT_EQ(c[0].failed + c[1].failed, 0, "test runs"))
+		goto out;
+	if (ASSERT_EQ(ends, n, "each connection ends once"))
+		ASSERT_EQ(flows_count(&fx), 0, "none left open");
+out:
+	fixture_close(&fx);
+}
+
 /* Ends that do not fit the ring buffer are counted, and their flows stay
  * in the table (PS_FLOWF_END_LOST) for the daemon's sweep. */
 static void test_ringbuf_full_counted(void)
@@ -1486,6 +1592,7 @@ int main(int argc, char **argv)
 	    TEST(test_lru_eviction_counted),
 	    TEST(test_ringbuf_full_counted),
 	    TEST(test_evictions_exact_across_cpus),
+	    TEST(test_close_race_across_cpus),
 	    TEST(test_loads_with_pins),
 	    TEST(test_periodic_update_after_interval),
 	    TEST(test_periodic_update_off),
