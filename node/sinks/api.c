@@ -73,10 +73,13 @@ struct api {
 	int listen_fd, ep;
 	struct api_src src;
 	struct client c[API_MAX_CLIENTS];
-	/* the ring of recent lines: seq tail .. head-1 */
+	/* the ring of recent lines: seq tail .. head-1, their bytes one
+	 * after the other in ring_buf (from the oldest's, wrapping at its
+	 * end), the next at ring_pos */
 	struct ring_line ring[API_RING_LINES];
 	__u64 head, tail;
-	size_t ring_bytes;
+	size_t ring_bytes, ring_pos;
+	char *ring_buf;
 	struct pod_count pods[API_POD_COUNTS];
 	struct rec_fields f; /* the fields of the line at hand */
 	struct jw w;	     /* answers */
@@ -796,7 +799,6 @@ static void ring_drop_oldest(struct api *a)
 		}
 	}
 	a->ring_bytes -= l->len;
-	free(l->buf);
 	l->buf = NULL;
 	l->len = 0;
 	a->tail++;
@@ -804,24 +806,35 @@ static void ring_drop_oldest(struct api *a)
 
 static void ring_keep(struct api *a, const char *line, size_t len)
 {
+	size_t at = a->ring_pos;
 	struct ring_line *l;
-	char *b;
 
 	if (len > API_RING_BYTES) {
 		a->ring_unkept++;
 		return;
 	}
-	while (a->head - a->tail >= API_RING_LINES ||
-	       (a->head > a->tail && a->ring_bytes + len > API_RING_BYTES))
-		ring_drop_oldest(a);
-	b = malloc(len);
-	if (!b) {
-		a->ring_unkept++;
-		return;
+	if (at + len > API_RING_BYTES) {
+		/* the line goes at the start; the oldest lines, those from
+		 * here to the end, go first */
+		while (a->head > a->tail &&
+		       a->ring[a->tail % API_RING_LINES].buf >= a->ring_buf + at)
+			ring_drop_oldest(a);
+		at = 0;
 	}
-	memcpy(b, line, len);
+	/* then those the line would overwrite: the oldest is the first
+	 * at or after `at` */
+	while (a->head > a->tail) {
+		const char *old = a->ring[a->tail % API_RING_LINES].buf;
+
+		if (a->head - a->tail < API_RING_LINES &&
+		    (old < a->ring_buf + at || old >= a->ring_buf + at + len))
+			break;
+		ring_drop_oldest(a);
+	}
+	memcpy(a->ring_buf + at, line, len);
+	a->ring_pos = at + len;
 	l = &a->ring[a->head % API_RING_LINES];
-	l->buf = b;
+	l->buf = a->ring_buf + at;
 	l->len = len;
 	a->ring_bytes += len;
 	a->head++;
@@ -973,7 +986,10 @@ struct api *api_open(const char *path)
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
-	if (!a || !(a->path = strdup(path))) {
+	if (!a || !(a->path = strdup(path)) ||
+	    !(a->ring_buf = malloc(API_RING_BYTES))) {
+		if (a)
+			free(a->path);
 		free(a);
 		fprintf(stderr, "podsentryd: --socket %s: out of memory\n", path);
 		return NULL;
@@ -1008,6 +1024,7 @@ fail:
 		close(a->listen_fd);
 	if (a->ep >= 0)
 		close(a->ep);
+	free(a->ring_buf);
 	free(a->path);
 	free(a);
 	return NULL;
@@ -1038,10 +1055,7 @@ void api_free(struct api *a)
 	/* the socket is removed when it is still the one made here */
 	if (!lstat(a->path, &sb) && S_ISSOCK(sb.st_mode) && sb.st_ino == a->ino)
 		unlink(a->path);
-	while (a->tail < a->head) {
-		free(a->ring[a->tail % API_RING_LINES].buf);
-		a->tail++;
-	}
+	free(a->ring_buf);
 	jw_free(&a->w);
 	free(a->path);
 	free(a);
