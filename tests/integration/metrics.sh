@@ -150,7 +150,17 @@ wait_for 10 has_record '.type=="flow" and .flow.final and .flow.src.pod.name=="t
 	fail scenario/third-pod-and-alert-recorded "$(records alert | jq -c .alert)"
 # the command loops exec all the time: they stop, so the figures do
 for ns in ${P}c ${P}x; do ip netns pids $ns | xargs -r kill; done
-sleep 2.5 # nothing else ends now: flows are idle for 1 s at most
+# nothing else ends now: flows are idle for 1 s at most, so the records
+# stop within seconds; wait until none came for 1.5 s
+flows_now() { grep -c '"type":"flow"' "$T/export.json"; }
+sleep 1.5
+prev=-1
+for i in $(seq 20); do
+	n=$(flows_now)
+	[ "$n" = "$prev" ] && break
+	prev=$n
+	sleep 1.5
+done
 
 # what the daemon wrote, counted with jq
 E=$T/export.json
