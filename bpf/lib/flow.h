@@ -208,11 +208,12 @@ static __always_inline void flow_key_from4(struct ps_flow_key *k,
  * the precise boot-clock time of the event. */
 static __always_inline bool flow_emit(const struct ps_flow_key *k,
 				      const struct ps_flow *f, __u32 type,
-				      __u32 reason, __u64 ktime)
+				      __u32 reason, __u64 ktime,
+				      enum ps_drop_reason lost)
 {
 	struct ps_flow_event *e;
 
-	e = events_reserve(sizeof(*e), type, ktime, PS_DROP_RB_FLOW);
+	e = events_reserve(sizeof(*e), type, ktime, lost);
 	if (!e)
 		return false;
 	e->key = *k;
@@ -356,7 +357,6 @@ static __always_inline void flow_init(struct ps_flow *f, const struct ps_pkt *p,
 				      __u64 boot, __u64 now)
 {
 	int local = fp->from_pod ? sender : !sender;
-	/* f is on the stack: no variable index into it */
 	struct ps_flow_end *se = sender ? &f->end[1] : &f->end[0];
 
 	__builtin_memset(f, 0, sizeof(*f));
@@ -492,7 +492,7 @@ static __always_inline void flow_end(void *map, const void *mk,
 		bpf_map_delete_elem(map, mk);
 		return;
 	}
-	if (flow_emit(k, f, PS_EV_FLOW_END, reason, boot))
+	if (flow_emit(k, f, PS_EV_FLOW_END, reason, boot, PS_DROP_RB_FLOW))
 		bpf_map_delete_elem(map, mk);
 	else
 		f->flags |= PS_FLOWF_END_LOST;
@@ -528,6 +528,15 @@ static __always_inline bool flow_starts(const struct ps_pkt *p,
 	       fp->payload || fp->verdict != PS_VERDICT_PASS;
 }
 
+/* The entry flow_start fills before it inserts it: one per CPU, off the
+ * programs' stack, which the verifier bounds at 512 B. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ps_flow);
+} flow_new SEC(".maps");
+
 /* Start a flow at `mk` with this packet: a new entry (BPF_NOEXIST:
  * -EEXIST when another CPU was first) or a new connection on the tuple
  * of a closed one (BPF_ANY, replacing it). What the element count of the
@@ -542,27 +551,27 @@ static __always_inline int flow_start(void *map, const void *mk,
 {
 	__s64 grow = how == BPF_NOEXIST ? 1 : 0;
 	int local = fp->from_pod ? sender : !sender;
-	struct ps_flow f;
 	unsigned long counter;
 	__s64 before, after;
+	struct ps_flow *f;
+	__u32 zero = 0;
 	__u64 boot;
 	int err;
 
+	f = bpf_map_lookup_elem(&flow_new, &zero);
+	if (!f)
+		return -1;
 	boot = bpf_ktime_get_boot_ns();
-	flow_init(&f, p, fp, sender, boot, now);
+	flow_init(f, p, fp, sender, boot, now);
 	if (p->proto == PS_IPPROTO_UDP && fp->netns)
-		flow_udp_owner(&f, local, p, fp);
+		flow_udp_owner(f, local, p, fp);
 	else if (p->proto == PS_IPPROTO_TCP && (p->tcp_flags & PS_TCP_FIN)) {
-		f.state = PS_FLOW_CLOSING; /* picked up at its first FIN */
-		/* f is on the stack: no variable index into it */
-		if (sender)
-			f.fin_ack[1] = flow_fin_ack(p, fp);
-		else
-			f.fin_ack[0] = flow_fin_ack(p, fp);
+		f->state = PS_FLOW_CLOSING; /* picked up at its first FIN */
+		f->fin_ack[sender & 1] = flow_fin_ack(p, fp);
 	}
 	counter = map_counter_this_cpu(map);
 	before = map_count(map, counter);
-	err = bpf_map_update_elem(map, mk, &f, how);
+	err = bpf_map_update_elem(map, mk, f, how);
 	if (err) {
 		if (err != -PS_EEXIST)
 			drop_count(PS_DROP_FLOWS_FULL);
@@ -600,6 +609,19 @@ static __always_inline void flow_packet(void *map, const void *mk,
 	/* a SYN on the tuple of a closed connection opens a new one */
 	if (f && p->proto == PS_IPPROTO_TCP && f->state == PS_FLOW_CLOSED &&
 	    (flags & (PS_TCP_SYN | PS_TCP_ACK)) == PS_TCP_SYN) {
+		/* the closed one's end, kept for the daemon's sweep as it
+		 * did not fit the ring buffer: sent now if it fits (the
+		 * daemon counts it recovered), else lost, as counted when
+		 * it did not fit */
+		if (f->flags & PS_FLOWF_END_LOST) {
+			if (!k_made)
+				flow_key_of((union ps_flow_key_words *)k, p);
+			k_made = true;
+			flow_emit(k, f, PS_EV_FLOW_END,
+				  (f->end[0].tcp_flags | f->end[1].tcp_flags) &
+					  PS_TCP_RST ? PS_FLOW_R_RST : PS_FLOW_R_FIN,
+				  f->last_seen, PS_DROP_MAX);
+		}
 		f = NULL;
 		how = BPF_ANY;
 	}
@@ -668,7 +690,7 @@ static __always_inline void flow_packet(void *map, const void *mk,
 		if (!k_made)
 			flow_key_of((union ps_flow_key_words *)k, p);
 		flow_emit(k, f, PS_EV_FLOW_UPDATE, PS_FLOW_R_PERIODIC,
-			  bpf_ktime_get_boot_ns());
+			  bpf_ktime_get_boot_ns(), PS_DROP_RB_FLOW);
 	}
 }
 

@@ -236,7 +236,8 @@ static __always_inline void drop_count(enum ps_drop_reason reason)
 
 /* A record of `size` bytes reserved in the ring buffer with its header
  * filled (type, this CPU, ktime); NULL when the ring buffer is full,
- * counted under `lost`. Sent with events_submit. */
+ * counted under `lost` (PS_DROP_MAX: not counted). Sent with
+ * events_submit. */
 static __always_inline void *events_reserve(__u64 size, __u32 type,
 					    __u64 ktime,
 					    enum ps_drop_reason lost)
@@ -244,7 +245,8 @@ static __always_inline void *events_reserve(__u64 size, __u32 type,
 	struct ps_event_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
 
 	if (!h) {
-		drop_count(lost);
+		if (lost < PS_DROP_MAX)
+			drop_count(lost);
 		return NULL;
 	}
 	h->type = type;

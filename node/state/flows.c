@@ -442,6 +442,10 @@ void flows_event(struct flow_table *t, const struct ps_flow_event *e)
 		       e->hdr.ktime);
 		return;
 	}
+	/* the end of a flow kept in the table as it did not fit the ring
+	 * buffer, sent when a new connection took its tuple */
+	if (e->flow.flags & PS_FLOWF_END_LOST)
+		t->st.recovered++;
 	report(t, &e->key, &e->flow, reason_name(e->reason), true,
 	       e->flow.last_seen);
 }

@@ -1349,6 +1349,67 @@ out:
 	fixture_close(&fx);
 }
 
+/* A closed flow kept for the sweep (its end did not fit) and taken by a
+ * new connection on its tuple: its end is sent then, when it fits now,
+ * and not counted lost a second time when it still does not. */
+static void test_lost_end_sent_at_tuple_reuse(void)
+{
+	struct pkt_spec syn = TCP4(.hook = TC_OUT, .flags = PS_TCP_SYN);
+	struct ps_flow_key4 k, next, *prev = NULL;
+	int fd, ret, kept = 0, ends;
+	__u16 ports[2] = {0, 0};
+	struct fixture fx;
+	struct ps_flow f;
+	__u64 lost;
+
+	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 0, 4096))
+		return;
+	if (!refused_flows(&fx, 40))
+		goto out;
+	fd = bpf_map__fd(fx.skel->maps.flows4);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &f) &&
+		    (f.flags & PS_FLOWF_END_LOST) && kept < 2)
+			ports[kept++] = ntohs(k.port[0]);
+	}
+	lost = percpu_sum(bpf_map__fd(fx.skel->maps.drops), PS_DROP_RB_FLOW);
+	if (!ASSERT_EQ(kept, 2, "two ends kept for the sweep"))
+		goto out;
+	/* the ring still full: the first one's end is lost, once */
+	syn.pod_port = ports[0];
+	if (!ASSERT_OK(pkt_run(&fx, &syn, &ret), "SYN, ring full"))
+		goto out;
+	ASSERT_EQ(percpu_sum(bpf_map__fd(fx.skel->maps.drops), PS_DROP_RB_FLOW),
+		  lost, "not counted again");
+	/* room again: the second one's end comes with the new SYN */
+	ring_buffer__consume(fx.rb);
+	ends = fx.ev.ends;
+	syn.pod_port = ports[1];
+	if (!ASSERT_OK(pkt_run(&fx, &syn, &ret), "SYN, room"))
+		goto out;
+	ring_buffer__consume(fx.rb);
+	if (!ASSERT_EQ(fx.ev.ends, ends + 1, "the kept end sent") ||
+	    !ASSERT_EQ(ntohs(fx.ev.last_end.key.port[0]), ports[1], "its tuple") ||
+	    !ASSERT_TRUE(fx.ev.last_end.flow.flags & PS_FLOWF_END_LOST,
+			 "marked as the one kept") ||
+	    !ASSERT_EQ(fx.ev.end_reason, PS_FLOW_R_RST, "ended by its RST"))
+		goto out;
+	kept = 0;
+	prev = NULL;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &f) &&
+		    (ntohs(k.port[0]) == ports[0] || ntohs(k.port[0]) == ports[1]))
+			kept += f.state == PS_FLOW_NEW && !(f.flags & PS_FLOWF_END_LOST);
+	}
+	ASSERT_EQ(kept, 2, "both tuples hold the new connections");
+out:
+	fixture_close(&fx);
+}
+
 static void test_loads_with_pins(void)
 {
 	/* the object as the daemon opens it: every map pinned by name under
@@ -1591,6 +1652,7 @@ int main(int argc, char **argv)
 	static const struct ps_test fixed[] = {
 	    TEST(test_lru_eviction_counted),
 	    TEST(test_ringbuf_full_counted),
+	    TEST(test_lost_end_sent_at_tuple_reuse),
 	    TEST(test_evictions_exact_across_cpus),
 	    TEST(test_close_race_across_cpus),
 	    TEST(test_loads_with_pins),
