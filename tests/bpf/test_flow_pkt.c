@@ -1183,7 +1183,7 @@ static void test_evictions_exact_across_cpus(void)
 	int i;
 
 	if (!fixture_open(&fx, PS_FLOW_UPDATE_NS_DEFAULT, true, 65536,
-			  1 << 22))
+			  1 << 24)) /* all 60000 ends fit, read or not */
 		return;
 	for (i = 0; i < 2; i++) {
 		c[i] = (struct churn){.fx = &fx, .cpu = ncpu > 1 ? i : 0,
