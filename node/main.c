@@ -26,6 +26,7 @@
 #include "node/kern/events.h"
 #include "node/kern/loader.h"
 #include "node/kern/privs.h"
+#include "node/kern/ringbuf.h"
 #include "node/pipeline/pipeline.h"
 #include "node/records/flow.h"
 #include "node/records/process.h"
@@ -136,7 +137,7 @@ struct daemon {
 	struct pipeline pl; /* the stages joined */
 	struct pods *pods;
 	struct events events;
-	struct ring_buffer *rb;
+	struct ringbuf rb;
 	int drops_fd;
 	__u64 drops_seen[PS_DROP_MAX];
 	__u64 last_stats;
@@ -514,6 +515,25 @@ static void memory_return(struct daemon *d)
 	}
 }
 
+/* Read the ring buffer's records, write out what they became, and only
+ * then free their space: a daemon killed in between leaves them to the
+ * next, which reads them again. 32 records a round: what they become
+ * fits the sinks' 64 KiB buffers, which then write only at the flush,
+ * so a record is not both written and left in the ring but for the
+ * moment between the two. Until it is empty, or 4096 rounds. */
+static void consume(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < 4096; i++) {
+		if (ringbuf_read(&d->rb, 32) > 0)
+			sinks_flush(&d->sinks);
+		ringbuf_release(&d->rb);
+		if (!ringbuf_pending(&d->rb))
+			break;
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	__u64 now;
@@ -521,7 +541,7 @@ static void tick(struct daemon *d)
 	record_clock_sync(&d->rc);
 	/* events queued without a wakeup first: the sweep must not end a
 	 * flow whose end event is pending */
-	ring_buffer__consume(d->rb);
+	consume(d);
 	now = clock_boot_ns();
 	drops_report(d);
 	flows_tick(d->pl.flows, now);
@@ -548,7 +568,7 @@ static int run(struct daemon *d)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	rbfd = ring_buffer__epoll_fd(d->rb);
+	rbfd = ringbuf_fd(&d->rb);
 	mfd = metrics_fd(d->metrics);
 	afd = api_fd(d->api);
 	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) ||
@@ -572,12 +592,12 @@ static int run(struct daemon *d)
 			break;
 		}
 		if (n == 0) /* records queued without a wakeup */
-			ring_buffer__consume(d->rb);
+			consume(d);
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
 			if (fd == rbfd) {
-				ring_buffer__consume(d->rb);
+				consume(d);
 			} else if (fd == mfd) {
 				metrics_run(d->metrics);
 			} else if (fd == afd) {
@@ -605,7 +625,7 @@ static int run(struct daemon *d)
 		sinks_flush(&d->sinks);
 	}
 	/* drain what the kernel queued before the signal */
-	ring_buffer__consume(d->rb);
+	consume(d);
 	flows_stop(d->pl.flows, !d->opt.keep_pins);
 	drops_report(d);
 	stats_report(d, clock_boot_ns(), true);
@@ -741,10 +761,9 @@ static int stages_start(struct daemon *d)
 		return err;
 	d->events.h = pipeline_handlers(&d->pl);
 	d->drops_fd = loader_map_fd(&d->loader, PS_PIN_DROPS);
-	d->rb = ring_buffer__new(loader_map_fd(&d->loader, PS_PIN_EVENTS),
-				 events_on_record, &d->events, NULL);
-	if (!d->rb) {
-		err = -errno;
+	err = ringbuf_open(&d->rb, loader_map_fd(&d->loader, PS_PIN_EVENTS),
+			   events_on_record, &d->events);
+	if (err) {
 		fprintf(stderr, "podsentryd: ring buffer: %s\n", strerror(-err));
 		return err;
 	}
@@ -830,7 +849,7 @@ out:
 	metrics_free(d.metrics);
 	d.sinks.api = NULL;
 	api_free(d.api);
-	ring_buffer__free(d.rb);
+	ringbuf_close(&d.rb);
 	detect_free(d.pl.detect);
 	sockets_free(d.pl.sockets);
 	flows_free(d.pl.flows);
