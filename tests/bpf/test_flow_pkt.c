@@ -1142,6 +1142,16 @@ static bool refused_flows(struct fixture *fx, int n)
 	return true;
 }
 
+/* Run the calling thread on CPU `cpu` only. */
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 /* Two CPUs start and end flows at once in a table far from full: an
  * insert on one CPU while the other deletes must not count as an
  * eviction, so flow_evicted stays 0. */
@@ -1157,12 +1167,9 @@ static void *churn_run(void *arg)
 	struct pkt_spec syn = TCP4(.hook = TC_OUT, .flags = PS_TCP_SYN);
 	struct pkt_spec rst =
 	    TCP4(.hook = TC_IN, .flags = PS_TCP_RST | PS_TCP_ACK);
-	cpu_set_t set;
 	int i, ret;
 
-	CPU_ZERO(&set);
-	CPU_SET(c->cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	pin_to_cpu(c->cpu);
 	for (i = 0; i < c->n; i++) {
 		syn.pod_port = rst.pod_port = c->port0 + i % 4000;
 		if (pkt_run(c->fx, &syn, &ret) || pkt_run(c->fx, &rst, &ret))
@@ -1246,12 +1253,9 @@ static void *closer_run(void *arg)
 	    TCP4(.hook = TC_IN, .flags = PS_TCP_FIN | PS_TCP_ACK, .seq = 5000,
 		 .ack = 1000),
 	    TCP4(.hook = TC_IN, .flags = PS_TCP_ACK, .seq = 5001, .ack = 1001)};
-	cpu_set_t set;
 	int i, j, ret, step = 0;
 
-	CPU_ZERO(&set);
-	CPU_SET(c->cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	pin_to_cpu(c->cpu);
 	for (i = 0; i < c->n; i++) {
 		for (j = 0; j < 4; j++)
 			pod[j].pod_port = 30000 + i;
