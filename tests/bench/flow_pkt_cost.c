@@ -8,7 +8,11 @@
  *     IPv6 (flows6, also pre-filled with FLOWS flows);
  *   - new flow: NEW packets of distinct flows, one run each (the kernel
  *     times each run; the baseline is tc_nop timed the same way);
- *   - XDP with an empty deny map against xdp_nop.
+ *   - XDP with an empty deny map against xdp_nop;
+ *   - the existing IPv4 flow against tc_lookup, the floor of any per-flow
+ *     accounting (the 5-tuple looked up in an LRU hash as large, filled
+ *     with the same flows, two counters added to): what the flow
+ *     program adds beyond one table lookup.
  * The object is loaded unpinned, with a pod registered on ifindex 1 (the
  * loopback device test runs use). Root only.
  *
@@ -175,6 +179,59 @@ static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 	return 0;
 }
 
+/* The same IPv4 flows in tc_lookup's table, keyed as that program reads
+ * its packets (pod address and port first). */
+struct lookup_key {
+	__u8 addr[2][4];
+	__u16 port[2];
+	__u32 proto;
+};
+
+_Static_assert(sizeof(struct lookup_key) == sizeof(struct ps_flow_key4),
+	       "tc_lookup's key is as large as flows4's");
+
+static void key_lookup(struct lookup_key *k, int i)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr[0], pod4, 4);
+	memcpy(k->addr[1], peer4, 4);
+	k->addr[1][3] += i / 65535;
+	k->port[0] = htons(1 + i % 65535);
+	k->port[1] = htons(80);
+	k->proto = 6;
+}
+
+static int prefill_lookup(struct bench_bpf *bs, int flows)
+{
+	int fd = bpf_map__fd(bs->maps.lookup_flows), i;
+	__u8 v[sizeof(struct ps_flow)] = {0};
+	struct lookup_key k;
+
+	for (i = 0; i < flows; i++) {
+		key_lookup(&k, i);
+		if (bpf_map_update_elem(fd, &k, v, BPF_NOEXIST)) {
+			fprintf(stderr, "prefill lookup_flows: %s\n",
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Packets tc_lookup counted on the flow of pod port `hot`. */
+static __u64 lookup_hits(struct bench_bpf *bs, __u16 hot)
+{
+	__u8 v[sizeof(struct ps_flow)];
+	struct lookup_key k;
+	__u64 n;
+
+	key_lookup(&k, hot - 1);
+	if (bpf_map_lookup_elem(bpf_map__fd(bs->maps.lookup_flows), &k, v))
+		return 0;
+	memcpy(&n, v, sizeof(n));
+	return n;
+}
+
 static void usage(const char *prog)
 {
 	fprintf(stderr,
@@ -195,7 +252,8 @@ int main(int argc, char **argv)
 	struct bench_bpf *bs = NULL;
 	struct ring_buffer *rb = NULL;
 	__u32 ifindex = LO_IFINDEX;
-	double nop[16], hit[16], hit6[16], xnop[16], xdp[16], nop1, fresh;
+	double nop[16], hit[16], hit6[16], xnop[16], xdp[16], look[16];
+	double nop1, fresh;
 	__u8 pkt[256], pkt6[256];
 	struct bpf_map *m;
 	size_t len, len6;
@@ -230,7 +288,7 @@ int main(int argc, char **argv)
 	}
 
 	fs = flow_bpf__open();
-	bs = bench_bpf__open_and_load();
+	bs = bench_bpf__open();
 	if (!fs || !bs) {
 		fprintf(stderr, "open flow/bench objects: %s\n",
 			strerror(errno));
@@ -239,15 +297,18 @@ int main(int argc, char **argv)
 	bpf_object__for_each_map(m, fs->obj) bpf_map__set_pin_path(m, NULL);
 	/* room for the IPv6 flows without LRU evictions */
 	bpf_map__set_max_entries(fs->maps.flows6, PS_MAX_FLOWS);
-	if (flow_bpf__load(fs)) {
-		fprintf(stderr, "load flow.bpf.o: %s\n", strerror(errno));
+	bpf_map__set_max_entries(bs->maps.lookup_flows,
+				 bpf_map__max_entries(fs->maps.flows4));
+	if (flow_bpf__load(fs) || bench_bpf__load(bs)) {
+		fprintf(stderr, "load flow/bench objects: %s\n",
+			strerror(errno));
 		goto out;
 	}
 	if (bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex), &ifindex,
 				&pi, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex_low), &ifindex,
 				&pi, BPF_ANY) ||
-	    prefill(fs, op.flows, &hot))
+	    prefill(fs, op.flows, &hot) || prefill_lookup(bs, op.flows))
 		goto out;
 	rb = ring_buffer__new(bpf_map__fd(fs->maps.events), on_event, &events,
 			      NULL);
@@ -259,12 +320,20 @@ int main(int argc, char **argv)
 	for (r = 0; r < op.rounds; r++) {
 		nop[r] = run_ns(bs->progs.tc_nop, pkt, len, op.repeat);
 		hit[r] = run_ns(fs->progs.tc_ingress, pkt, len, op.repeat);
+		look[r] = run_ns(bs->progs.tc_lookup, pkt, len, op.repeat);
 		xnop[r] = run_ns(bs->progs.xdp_nop, pkt, len, op.repeat);
 		xdp[r] = run_ns(fs->progs.xdp_pod, pkt, len, op.repeat);
 		len6 = pkt_tcp6(pkt6, hot);
 		hit6[r] = run_ns(fs->progs.tc_ingress, pkt6, len6, op.repeat);
 	}
 	ring_buffer__consume(rb);
+	if (lookup_hits(bs, hot) != (__u64)op.rounds * op.repeat) {
+		fprintf(stderr, "tc_lookup counted %llu packets of %llu: its "
+				"lookups missed\n",
+			(unsigned long long)lookup_hits(bs, hot),
+			(unsigned long long)op.rounds * op.repeat);
+		goto out;
+	}
 
 	/* new flows: peer port 81 is not in the table */
 	nop1 = fresh = 0;
@@ -283,13 +352,14 @@ int main(int argc, char **argv)
 	fresh /= op.new_flows;
 
 	{
-		double n, nm, h, hm, h6, h6m, xn, xnm, x, xm;
+		double n, nm, h, hm, h6, h6m, xn, xnm, x, xm, l, lm;
 
 		stats(nop, op.rounds, &n, &nm);
 		stats(hit, op.rounds, &h, &hm);
 		stats(hit6, op.rounds, &h6, &h6m);
 		stats(xnop, op.rounds, &xn, &xnm);
 		stats(xdp, op.rounds, &x, &xm);
+		stats(look, op.rounds, &l, &lm);
 		printf(
 		    "flow_pkt_cost: kernel-timed BPF_PROG_TEST_RUN, %d rounds "
 		    "of %d; min (median) ns/packet\n",
@@ -302,6 +372,10 @@ int main(int argc, char **argv)
 		printf("  tc flow IPv6, existing in %6d  %6.1f (%6.1f)  "
 		       "ratio %.2f (%.2f) to tc_nop\n",
 		       op.flows, h6, h6m, h6 / n, h6m / nm);
+		printf("  tc_lookup, one flow lookup      %6.1f (%6.1f)  "
+		       "ratio %.2f (%.2f) to tc_nop; tc flow %.2f (%.2f) "
+		       "of it\n",
+		       l, lm, l / n, lm / nm, h / l, hm / lm);
 		printf("  tc_nop, one run each            %6.1f\n", nop1);
 		printf("  tc flow, new flow, one run each %6.1f           "
 		       "ratio %.2f to tc_nop, one run each (%d flows, %ld "
