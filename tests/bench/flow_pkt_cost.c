@@ -154,7 +154,8 @@ static int on_event(void *ctx, void *data, size_t size)
 /* FLOWS IPv4 flows in flows4 and as many IPv6 ones in flows6. */
 static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 {
-	int fd4 = bpf_map__fd(fs->maps.flows4), fd6 = bpf_map__fd(fs->maps.flows6);
+	int fd4 = bpf_map__fd(fs->maps.flows4),
+	    fd6 = bpf_map__fd(fs->maps.flows6);
 	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED, .opener = 1};
 	struct ps_flow_key k;
 	struct ps_flow_key4 k4;
@@ -328,8 +329,9 @@ int main(int argc, char **argv)
 	}
 	ring_buffer__consume(rb);
 	if (lookup_hits(bs, hot) != (__u64)op.rounds * op.repeat) {
-		fprintf(stderr, "tc_lookup counted %llu packets of %llu: its "
-				"lookups missed\n",
+		fprintf(stderr,
+			"tc_lookup counted %llu packets of %llu: its "
+			"lookups missed\n",
 			(unsigned long long)lookup_hits(bs, hot),
 			(unsigned long long)op.rounds * op.repeat);
 		goto out;
