@@ -173,7 +173,7 @@ __noinline int skb_parse(struct __sk_buff *skb, struct ps_pkt *p)
  * the parsers) it cost ~20 ns a packet more in flow_pkt_cost, for the
  * call and the packet read back through pointers; since the common case
  * is parsed in one pass (pkt_parse_ipv4_plain) and the second parse is
- * out of line (skb_parse), inline it costs the verifier ~212k
+ * out of line (skb_parse), inline it costs the verifier ~236k
  * instructions for tc_ingress instead of ~140k.
  */
 static __always_inline int flow_account(const struct ps_pkt *p,
