@@ -29,23 +29,12 @@ int xdp_nop(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/* Key and value as large as flows4's (struct ps_flow_key4, ps_flow). */
-struct lookup_key {
-	__u32 addr[2];
-	__u16 port[2];
-	__u32 proto;
-};
-
-struct lookup_val {
-	__u64 packets, bytes;
-	__u8 rest[sizeof(struct ps_flow) - 16];
-};
-
+/* flows4's key and value (struct ps_flow_key4, ps_flow) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1); /* flows4's size, set by the bench */
-	__type(key, struct lookup_key);
-	__type(value, struct lookup_val);
+	__type(key, struct ps_flow_key4);
+	__type(value, struct ps_flow);
 } lookup_flows SEC(".maps");
 
 SEC("tc")
@@ -53,10 +42,10 @@ int tc_lookup(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
-	struct lookup_key k = {};
-	struct lookup_val *v;
+	struct ps_flow_key4 k = {.family = 2};
+	struct ps_flow *f;
 
-	/* Ethernet, IPv4 without options, ports */
+	/* Ethernet, IPv4 without options, ports; sender first */
 	if (data + 14 + 20 + 4 > end)
 		return TC_ACT_UNSPEC;
 	k.addr[0] = *(__u32 *)(data + 26);
@@ -64,10 +53,10 @@ int tc_lookup(struct __sk_buff *skb)
 	k.port[0] = *(__u16 *)(data + 34);
 	k.port[1] = *(__u16 *)(data + 36);
 	k.proto = *(__u8 *)(data + 23);
-	v = bpf_map_lookup_elem(&lookup_flows, &k);
-	if (v) {
-		__sync_fetch_and_add(&v->packets, 1);
-		__sync_fetch_and_add(&v->bytes, skb->len);
+	f = bpf_map_lookup_elem(&lookup_flows, &k);
+	if (f) {
+		__sync_fetch_and_add(&f->end[0].packets, 1);
+		__sync_fetch_and_add(&f->end[0].bytes, skb->len);
 	}
 	return TC_ACT_UNSPEC;
 }

@@ -151,11 +151,14 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* FLOWS IPv4 flows in flows4 and as many IPv6 ones in flows6. */
-static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
+/* FLOWS IPv4 flows in flows4 and in tc_lookup's table, and as many IPv6
+ * ones in flows6. */
+static int prefill(struct flow_bpf *fs, struct bench_bpf *bs, int flows,
+		   __u16 *hot_port)
 {
 	int fd4 = bpf_map__fd(fs->maps.flows4),
-	    fd6 = bpf_map__fd(fs->maps.flows6);
+	    fd6 = bpf_map__fd(fs->maps.flows6),
+	    fdl = bpf_map__fd(bs->maps.lookup_flows);
 	struct ps_flow v = {.state = PS_FLOW_ESTABLISHED, .opener = 1};
 	struct ps_flow_key k;
 	struct ps_flow_key4 k4;
@@ -166,7 +169,8 @@ static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 	for (i = 0; i < flows; i++) {
 		key_tcp(&k, 2, i);
 		ps_flow_key4_of(&k, &k4);
-		if (bpf_map_update_elem(fd4, &k4, &v, BPF_NOEXIST))
+		if (bpf_map_update_elem(fd4, &k4, &v, BPF_NOEXIST) ||
+		    bpf_map_update_elem(fdl, &k4, &v, BPF_NOEXIST))
 			break;
 		key_tcp(&k, 10, i);
 		if (bpf_map_update_elem(fd6, &k, &v, BPF_NOEXIST))
@@ -180,57 +184,20 @@ static int prefill(struct flow_bpf *fs, int flows, __u16 *hot_port)
 	return 0;
 }
 
-/* The same IPv4 flows in tc_lookup's table, keyed as that program reads
- * its packets (pod address and port first). */
-struct lookup_key {
-	__u8 addr[2][4];
-	__u16 port[2];
-	__u32 proto;
-};
-
-_Static_assert(sizeof(struct lookup_key) == sizeof(struct ps_flow_key4),
-	       "tc_lookup's key is as large as flows4's");
-
-static void key_lookup(struct lookup_key *k, int i)
-{
-	memset(k, 0, sizeof(*k));
-	memcpy(k->addr[0], pod4, 4);
-	memcpy(k->addr[1], peer4, 4);
-	k->addr[1][3] += i / 65535;
-	k->port[0] = htons(1 + i % 65535);
-	k->port[1] = htons(80);
-	k->proto = 6;
-}
-
-static int prefill_lookup(struct bench_bpf *bs, int flows)
-{
-	int fd = bpf_map__fd(bs->maps.lookup_flows), i;
-	__u8 v[sizeof(struct ps_flow)] = {0};
-	struct lookup_key k;
-
-	for (i = 0; i < flows; i++) {
-		key_lookup(&k, i);
-		if (bpf_map_update_elem(fd, &k, v, BPF_NOEXIST)) {
-			fprintf(stderr, "prefill lookup_flows: %s\n",
-				strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Packets tc_lookup counted on the flow of pod port `hot`. */
+/* Packets tc_lookup counted on the flow of pod port `hot`: its table
+ * holds flows4's flows under flows4's keys (the pod, which sends, sorts
+ * first). */
 static __u64 lookup_hits(struct bench_bpf *bs, __u16 hot)
 {
-	__u8 v[sizeof(struct ps_flow)];
-	struct lookup_key k;
-	__u64 n;
+	struct ps_flow_key4 k4;
+	struct ps_flow_key k;
+	struct ps_flow v;
 
-	key_lookup(&k, hot - 1);
-	if (bpf_map_lookup_elem(bpf_map__fd(bs->maps.lookup_flows), &k, v))
+	key_tcp(&k, 2, hot - 1);
+	ps_flow_key4_of(&k, &k4);
+	if (bpf_map_lookup_elem(bpf_map__fd(bs->maps.lookup_flows), &k4, &v))
 		return 0;
-	memcpy(&n, v, sizeof(n));
-	return n;
+	return v.end[0].packets;
 }
 
 static void usage(const char *prog)
@@ -309,7 +276,7 @@ int main(int argc, char **argv)
 				&pi, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fs->maps.pod_ifindex_low), &ifindex,
 				&pi, BPF_ANY) ||
-	    prefill(fs, op.flows, &hot) || prefill_lookup(bs, op.flows))
+	    prefill(fs, bs, op.flows, &hot))
 		goto out;
 	rb = ring_buffer__new(bpf_map__fd(fs->maps.events), on_event, &events,
 			      NULL);
