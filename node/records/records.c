@@ -87,62 +87,6 @@ void exec_id_fmt(const struct record_ctx *ctx, const struct ps_exec_id *id,
 		 id->pid);
 }
 
-struct json_object *record_new(const struct record_ctx *ctx, const char *type,
-			       __u64 ktime)
-{
-	struct json_object *r = json_object_new_object();
-	char t[64];
-
-	record_time_fmt(ctx, ktime, t, sizeof(t));
-	json_object_object_add(r, "time", json_object_new_string(t));
-	json_object_object_add(r, "node", json_object_new_string(ctx->node));
-	json_object_object_add(r, "type", json_object_new_string(type));
-	return r;
-}
-
-static struct json_object *pod_named_json(const struct pod_info *pi,
-					  __u32 netns_ino)
-{
-	struct json_object *pod = json_object_new_object();
-
-	json_object_object_add(pod, "namespace", json_object_new_string(pi->namespace));
-	json_object_object_add(pod, "name", json_object_new_string(pi->name));
-	json_object_object_add(pod, "container_id",
-			       json_object_new_string(pi->container_id));
-	json_object_object_add(pod, "uid", json_object_new_string(pi->uid));
-	json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
-	json_object_object_add(pod, "slot", json_object_new_int64(pi->slot));
-	return pod;
-}
-
-struct json_object *pod_json(const struct record_ctx *ctx, __u32 netns_ino)
-{
-	const struct pod_info *pi = ctx->pods ? pods_by_netns(ctx->pods, netns_ino)
-					      : NULL;
-	struct json_object *pod;
-	struct ps_pod kp;
-
-	if (pi)
-		return pod_named_json(pi, netns_ino);
-	/* registered in the kernel, but no state file names it */
-	if (ctx->pods_map_fd < 0 ||
-	    bpf_map_lookup_elem(ctx->pods_map_fd, &netns_ino, &kp))
-		return NULL;
-	pod = json_object_new_object();
-	json_object_object_add(pod, "netns", json_object_new_int64(netns_ino));
-	json_object_object_add(pod, "slot", json_object_new_int64(kp.slot));
-	return pod;
-}
-
-void record_add_pod(const struct record_ctx *ctx, struct json_object *rec,
-		    __u32 netns_ino)
-{
-	struct json_object *pod = pod_json(ctx, netns_ino);
-
-	if (pod)
-		json_object_object_add(rec, "pod", pod);
-}
-
 /* How long a slot or address lookup is trusted without asking the kernel
  * again: pods come and go far slower than flows end. */
 #define RECORD_CACHE_NS 250000000ULL
@@ -235,70 +179,6 @@ __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr)
 	if (netns)
 		ctx->ip_cache[h].found = now;
 	return netns;
-}
-
-struct json_object *args_json(const char *args, __u32 len, bool cut)
-{
-	struct json_object *a = json_object_new_array();
-	__u32 i = 0;
-
-	while (args && i < len) {
-		size_t n = strnlen(args + i, len - i);
-
-		/* the kernel's limit may cut the last one mid-character */
-		if (cut && i + n >= len)
-			n = utf8_trim_cut(args + i, n);
-		json_object_array_add(a, json_object_new_string_len(args + i, n));
-		i += n + 1;
-	}
-	return a;
-}
-
-static void add_str(struct json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
-}
-
-struct json_object *process_brief_json(const struct record_ctx *ctx,
-				       const struct proc *p)
-{
-	struct json_object *o = json_object_new_object();
-	char buf[128];
-
-	exec_id_fmt(ctx, &p->id, buf, sizeof(buf));
-	add_str(o, "exec_id", buf);
-	json_object_object_add(o, "pid", json_object_new_int64(p->pid));
-	add_str(o, "binary", p->binary);
-	json_object_object_add(o, "args", args_json(p->args, p->args_len,
-						    p->exec_flags & PS_EXEC_ARGS_TRUNC));
-	return o;
-}
-
-struct json_object *process_json(const struct record_ctx *ctx,
-				 const struct proc *p)
-{
-	struct json_object *o = process_brief_json(ctx, p);
-	char buf[128];
-
-	json_object_object_add(o, "uid", json_object_new_int64(p->uid));
-	json_object_object_add(o, "gid", json_object_new_int64(p->gid));
-	if (p->exec_flags & PS_EXEC_ARGS_TRUNC)
-		json_object_object_add(o, "args_truncated", json_object_new_boolean(1));
-	if (p->exe)
-		add_str(o, "exe", p->exe);
-	add_str(o, "cwd", p->cwd);
-	record_time_fmt(ctx, p->id.ktime, buf, sizeof(buf));
-	add_str(o, "start_time", buf);
-	if (p->parent.pid) {
-		exec_id_fmt(ctx, &p->parent, buf, sizeof(buf));
-		add_str(o, "parent_exec_id", buf);
-	}
-	json_object_object_add(o, "ppid", json_object_new_int64(p->ppid));
-	json_object_object_add(o, "netns", json_object_new_int64(p->netns_ino));
-	json_object_object_add(o, "cgroup_id", json_object_new_uint64(p->cgroup_id));
-	if (p->procfs)
-		json_object_object_add(o, "procfs", json_object_new_boolean(1));
-	return o;
 }
 
 /* ---- the same objects written straight to text (node/jw.h) ---- */

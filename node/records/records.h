@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Building the JSON records of the v1 data model (see README.md). */
+/* Building the JSON records of the data model (v2, see README.md). */
 #ifndef PS_NODE_RECORDS_H
 #define PS_NODE_RECORDS_H
 
-#include <json-c/json.h>
 #include <linux/types.h>
 
 #include "node/records/jw.h"
@@ -62,38 +61,18 @@ void record_time_fmt(const struct record_ctx *ctx, __u64 ktime, char *buf,
 void exec_id_fmt(const struct record_ctx *ctx, const struct ps_exec_id *id,
 		 char *buf, size_t len);
 
-/* {time, node, type} */
-struct json_object *record_new(const struct record_ctx *ctx, const char *type,
-			       __u64 ktime);
-/* Adds "pod" when the netns belongs to a known pod. */
-void record_add_pod(const struct record_ctx *ctx, struct json_object *rec,
-		    __u32 netns_ino);
-/* The "pod" object of a netns (named when a state file names it), or
- * NULL when the netns is not a registered pod. */
-struct json_object *pod_json(const struct record_ctx *ctx, __u32 netns_ino);
 /* netns inode of a pod slot (0 when unknown). */
 __u32 record_slot_netns(struct record_ctx *ctx, __u32 slot);
 /* netns inode of the local pod with this address (0 when none). */
 __u32 record_ip_netns(struct record_ctx *ctx, __u32 family, const __u8 *addr);
 
-struct json_object *process_json(const struct record_ctx *ctx,
-				 const struct proc *p);
-/* The abbreviated form used for "parent". */
-struct json_object *process_brief_json(const struct record_ctx *ctx,
-				       const struct proc *p);
-/* cut: the vector was cut at the kernel's limit */
-struct json_object *args_json(const char *args, __u32 len, bool cut);
-
 /* The text of an address (family 2: IPv4, else IPv6) into buf of at
  * least INET6_ADDRSTRLEN bytes. */
 void record_ip_fmt(__u8 family, const __u8 *a, char *buf);
 
-/* The same, written straight to text, for the records written per
- * connection and flow. The json-c forms above stay for the exec and exit
- * records and the detection engine (deriving them by parsing the text
- * cost the exec storm 1.8 MiB of peak RSS): a field added to one form
- * goes into the other too. record_head_w starts a record: w is reset
- * and the top-level object is left open. */
+/* The records' objects, written straight to text (node/records/jw.h).
+ * record_head_w starts a record: w is reset and the top-level object is
+ * left open. */
 void record_head_w(const struct record_ctx *ctx, struct jw *w,
 		   const char *type, __u64 ktime);
 /* The pod object under key; false (nothing written) when the netns is

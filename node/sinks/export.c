@@ -60,20 +60,6 @@ void exporter_report_lost(struct exporter *e, const struct record_ctx *rc)
 	e->rc = rc;
 }
 
-void exporter_write(struct exporter *e, struct json_object *rec)
-{
-	if (e->out.fd < 0)
-		return;
-	/* jw, not json-c's writer: every line valid UTF-8 (jw.h) */
-	jw_reset(&e->w);
-	jw_json(&e->w, NULL, rec);
-	if (e->w.oom) {
-		e->write_errors++;
-		return;
-	}
-	exporter_write_line(e, e->w.buf, e->w.len);
-}
-
 void exporter_write_line(struct exporter *e, const char *line, size_t len)
 {
 	if (e->out.fd < 0)
@@ -133,7 +119,6 @@ void exporter_close(struct exporter *e)
 				"closed while writes fail", e->ep.dropped, e->ep.bytes);
 	}
 	lines_close(&e->out);
-	jw_free(&e->w);
 	free(e->path);
 	e->path = NULL;
 }

@@ -9,8 +9,6 @@
 #ifndef PS_NODE_EXPORT_H
 #define PS_NODE_EXPORT_H
 
-#include <json-c/json.h>
-
 #include "node/records/jw.h"
 #include "node/sinks/lines.h"
 
@@ -23,7 +21,6 @@ struct exporter {
 	unsigned long long write_errors; /* records not written */
 	const struct record_ctx *rc;	 /* for lost records; NULL: none */
 	struct lines_episode ep;
-	struct jw w;			 /* serialising json-c records */
 };
 
 /* Open (append) the output, a new file with mode 0640; returns 0 or
@@ -35,8 +32,6 @@ int exporter_reopen(struct exporter *e);
 /* Lines dropped by a failing write are told by a lost record, written
  * into this output first when writing works again. */
 void exporter_report_lost(struct exporter *e, const struct record_ctx *rc);
-/* Write one record as a line. */
-void exporter_write(struct exporter *e, struct json_object *rec);
 /* Write one serialised record (len bytes, no newline) as a line. */
 void exporter_write_line(struct exporter *e, const char *line, size_t len);
 void exporter_flush(struct exporter *e);
