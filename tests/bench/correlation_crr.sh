@@ -78,7 +78,12 @@ busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 # same): steadier than the rate on a shared VM, and what the overhead
 # costs wherever the CPU is spent
 DRAIN=4
-per_conn() { sleep "$DRAIN"; echo $(( ($(busy_ticks) - $1) * 1000000 / $(getconf CLK_TCK) / N )); }
+# Each side writes its own files (the export: ~25 MB a run; bpftrace's
+# print peer: ~14 MB), which the kernel writes back ~30 s later, in
+# whichever side runs then: a side starts with nothing dirty (start_ticks)
+# and pays for its own writeback within its figure (per_conn).
+per_conn() { sleep "$DRAIN"; sync; echo $(( ($(busy_ticks) - $1) * 1000000 / $(getconf CLK_TCK) / N )); }
+start_ticks() { sync; busy_ticks; }
 # peer_start print|count: bpftrace on the probes a socket/exec tracer
 # needs, attached before it returns; peer_stop ends it
 PEER_PROBES='tracepoint:sock:inet_sock_set_state, tracepoint:syscalls:sys_enter_connect,
@@ -130,13 +135,13 @@ esize() { stat -c %s "$T/export.json" 2>/dev/null || echo 0; }
 side_bare() {
 	local m us lines
 	daemon_stop
-	b0=$(busy_ticks)
+	b0=$(start_ticks)
 	bare+=("$(rate ba "$IPB")")
 	bare_us+=("$(per_conn "$b0")")
 	echo "round $r: bare ${bare[-1]}/s ${bare_us[-1]} µs CPU/conn"
 	for m in "${PEERS[@]}"; do
 		peer_start "$m" || exit 1
-		b0=$(busy_ticks)
+		b0=$(start_ticks)
 		peer[$m]+=" $(rate ba "$IPB")"
 		us=$(per_conn "$b0")
 		peer_us[$m]+=" $us"
@@ -149,7 +154,7 @@ side_bare() {
 side_with() {
 	daemon_stop
 	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 || exit 1
-	t0=$(cpu_ticks) b0=$(busy_ticks) s0=$(esize)
+	b0=$(start_ticks) t0=$(cpu_ticks) s0=$(esize)
 	with+=("$(rate wa "$IPW")")
 	with_us+=("$(per_conn "$b0")")
 	bytes+=("$(( ($(esize) - s0) / N ))")
@@ -158,7 +163,7 @@ side_with() {
 side_agg() {
 	daemon_stop
 	daemon_start --state-dir "$STATE" --keep-pins --flow-idle 5 --flow-aggregate 10 || exit 1
-	t0=$(cpu_ticks) b0=$(busy_ticks)
+	b0=$(start_ticks) t0=$(cpu_ticks)
 	agg+=("$(rate wa "$IPW")")
 	agg_us+=("$(per_conn "$b0")")
 	echo "round $r: with --flow-aggregate 10 ${agg[-1]}/s ${agg_us[-1]} µs CPU/conn (daemon CPU $(( ($(cpu_ticks) - t0) * 1000 / $(getconf CLK_TCK) )) ms)"
