@@ -25,8 +25,8 @@ daemon_up() {
 
 bare=() with=()
 side_bare() { # programs detached: the daemon stopped
-	# (a second for what the kernel frees after the daemon, off the clock)
-	if [ -n "$DPID" ]; then kill -TERM $DPID; wait $DPID; DPID=; sleep 1; fi
+	if [ -n "$DPID" ]; then kill -TERM $DPID; wait $DPID; DPID=; fi
+	sleep 1 # what the kernel frees after the daemon, off the clock
 	bare+=("$(rate)")
 }
 side_with() {
