@@ -38,8 +38,6 @@ side_with() {
 	hwm=$(awk '/VmHWM/ {print $2}' /proc/$DPID/status)
 	# the next with side starts a new daemon: records of one run each
 	kill -TERM $DPID; wait $DPID; DPID=
-	records=$(grep -c '"process_exec"' "$TMP/out.json")
-	lost=$(grep -c '"type":"lost"' "$TMP/out.json")
 }
 daemon_up # once before the rounds: the first with side is not the first load
 # which side goes first alternates with the round
@@ -49,6 +47,9 @@ for r in $(seq "$ROUNDS"); do
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mb=$(median "${bare[@]}") mw=$(median "${with[@]}")
+# the export of the last with side (the bare side writes none)
+records=$(grep -c '"process_exec"' "$TMP/out.json")
+lost=$(grep -c '"type":"lost"' "$TMP/out.json")
 # each round's with rate over the same round's bare rate: "median (min-max)"
 paired=$(for i in "${!with[@]}"; do echo "${with[$i]} ${bare[$i]}"; done | awk '{ print $1 / $2 }' |
 	sort -n | awk '{ a[NR] = $1 } END { printf "%.3f (%.3f-%.3f)", a[int((NR + 1) / 2)], a[1], a[NR] }')
